@@ -1,0 +1,35 @@
+"""The in-process event bus: tells listeners (web pushes, the router, the outbox) what changed.
+
+Handlers run synchronously, in subscription order, after the change was committed. A failing
+handler is logged and never stops the others: one broken listener must not break a reply.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from .events import Event
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], None]
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._handlers: dict[type[Event] | None, list[Handler]] = defaultdict(list)
+
+    def subscribe(self, handler: Handler, *event_types: type[Event]) -> None:
+        """Call ``handler`` for the given event types, or for every event when none are given."""
+        for event_type in event_types or (None,):
+            self._handlers[event_type].append(handler)
+
+    def publish(self, events: Iterable[Event]) -> None:
+        for event in events:
+            for handler in (*self._handlers.get(type(event), ()), *self._handlers.get(None, ())):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("event handler %r failed on %s", handler, event.name)

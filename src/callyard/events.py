@@ -1,0 +1,122 @@
+"""Every domain event, in one module.
+
+Events are frozen dataclasses named ``<Noun><PastVerb>``; ``name`` is the wire name
+``noun.past_verb`` used by Socket.IO pushes and, later, webhooks. They carry ids and the few
+fields a listener needs to decide whether it cares; listeners read the rest from the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    name: ClassVar[str] = "event"
+
+
+@dataclass(frozen=True)
+class InteractionCreated(Event):
+    name: ClassVar[str] = "interaction.created"
+    interaction_id: int
+    channel: str
+
+
+@dataclass(frozen=True)
+class InteractionQueued(Event):
+    name: ClassVar[str] = "interaction.queued"
+    interaction_id: int
+    queue: str
+
+
+@dataclass(frozen=True)
+class InteractionOffered(Event):
+    name: ClassVar[str] = "interaction.offered"
+    interaction_id: int
+    agent_id: int
+    offer_id: int
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OfferWithdrawn(Event):
+    """An offer that will not be accepted any more: expired, rejected or taken elsewhere."""
+
+    name: ClassVar[str] = "offer.withdrawn"
+    interaction_id: int
+    agent_id: int
+    offer_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class InteractionAssigned(Event):
+    name: ClassVar[str] = "interaction.assigned"
+    interaction_id: int
+    agent_id: int
+
+
+@dataclass(frozen=True)
+class InteractionWrappedUp(Event):
+    """The conversation is over for the customer; the agent is in wrap-up."""
+
+    name: ClassVar[str] = "interaction.wrapped_up"
+    interaction_id: int
+    agent_id: int
+
+
+@dataclass(frozen=True)
+class InteractionClosed(Event):
+    name: ClassVar[str] = "interaction.closed"
+    interaction_id: int
+    agent_id: int | None
+
+
+@dataclass(frozen=True)
+class MessageCreated(Event):
+    name: ClassVar[str] = "message.created"
+    message_id: int
+    interaction_id: int
+    channel: str
+    direction: str
+    agent_id: int | None
+
+
+@dataclass(frozen=True)
+class MessageDeliveryFailed(Event):
+    name: ClassVar[str] = "message.delivery_failed"
+    message_id: int
+    interaction_id: int
+    error: str
+
+
+@dataclass(frozen=True)
+class AgentPresenceChanged(Event):
+    name: ClassVar[str] = "agent.presence_changed"
+    agent_id: int
+    presence: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OutboxItemAdded(Event):
+    name: ClassVar[str] = "outbox.item_added"
+    item_id: int
+    channel: str
+
+
+ALL: tuple[type[Event], ...] = (
+    InteractionCreated,
+    InteractionQueued,
+    InteractionOffered,
+    OfferWithdrawn,
+    InteractionAssigned,
+    InteractionWrappedUp,
+    InteractionClosed,
+    MessageCreated,
+    MessageDeliveryFailed,
+    AgentPresenceChanged,
+    OutboxItemAdded,
+)

@@ -1,0 +1,44 @@
+"""Offers ending without an accept: the interaction goes back to its queue for the next agent.
+
+Shared by the agent (leaving `available`), the agent's reject and the router's timeout, so an
+offer ends the same way whatever ended it. Call inside a transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..events import Event, InteractionQueued, OfferWithdrawn
+from ..models import OFFERED, QUEUED, Interaction, Offer, StateChange
+
+
+def end_offer(offer: Offer, now: dt.datetime, state: str, reason: str) -> list[Event]:
+    """Mark a pending offer ``state`` (rejected, expired, withdrawn) and requeue its interaction."""
+    ended = (
+        Offer.update(state=state, decided_at=now)
+        .where(Offer.id == offer.id, Offer.state == "pending")
+        .execute()
+    )
+    if not ended:
+        return []
+    events: list[Event] = [OfferWithdrawn(offer.interaction_id, offer.agent_id, offer.id, reason)]
+    moved = (
+        Interaction.update(state=QUEUED, agent=None, updated_at=now)
+        .where(
+            Interaction.id == offer.interaction_id,
+            Interaction.state == OFFERED,
+            Interaction.agent == offer.agent_id,
+        )
+        .execute()
+    )
+    if moved:
+        StateChange.create(
+            interaction=offer.interaction_id, from_state=OFFERED, to_state=QUEUED, agent=offer.agent_id, at=now
+        )
+        interaction = Interaction.get_by_id(offer.interaction_id)
+        events.append(InteractionQueued(interaction.id, interaction.queue.name if interaction.queue_id else ""))
+    return events
+
+
+def pending_offers_of(agent_id: int) -> list[Offer]:
+    return list(Offer.select().where(Offer.agent == agent_id, Offer.state == "pending"))

@@ -1,0 +1,82 @@
+"""The store: one peewee database, opened from a URL, with its schema kept up to date."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import peewee as pw
+from playhouse.db_url import parse as parse_db_url
+
+from . import migrations, models
+from .errors import ConfigError, Unavailable
+
+log = logging.getLogger(__name__)
+
+SQLITE_PRAGMAS = {
+    # WAL lets the web server read while the router writes.
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    # Wait for a competing writer instead of failing at once.
+    "busy_timeout": 10_000,
+    "synchronous": "normal",
+}
+
+
+def open_database(url: str) -> pw.Database:
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
+    if url.startswith(("postgresql://", "postgres://")):
+        params = parse_db_url(url)
+        return pw.PostgresqlDatabase(params.pop("database"), **params)
+    raise ConfigError(f"database.url: {url!r} is not supported; use sqlite:/// or postgresql://")
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db = open_database(url)
+        models.database.initialize(self.db)
+
+    @property
+    def dialect(self) -> str:
+        return migrations.dialect_of(self.db)
+
+    def check(self) -> None:
+        """Connect once, so a wrong URL or a down server is reported at start, clearly."""
+        try:
+            with self.db.connection_context():
+                self.db.execute_sql("SELECT 1")
+        except pw.OperationalError as exc:
+            raise Unavailable(
+                f"cannot reach the database at {_redact(self.url)}: {exc}".strip(),
+                error_id="database-unavailable",
+            ) from exc
+
+    def upgrade(self, progress: Callable[[str], None] | None = None) -> list[int]:
+        return migrations.upgrade(self.db, progress)
+
+    def version(self) -> int:
+        with self.db.connection_context():
+            return migrations.current_version(self.db)
+
+    def atomic(self):  # noqa: ANN201 - peewee's transaction context
+        return self.db.atomic()
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before it is logged or shown."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
