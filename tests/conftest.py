@@ -20,7 +20,7 @@ from callyard import config as config_mod
 from callyard import services as services_mod
 from callyard.store import Store
 
-PG_URL = os.environ.get("CALLYARD_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+PG_URL = os.environ.get("CALLYARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _pg_available() -> str | None:

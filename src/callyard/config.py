@@ -2,7 +2,8 @@
 
 Every value is checked once, here, so the rest of the code can trust it. Errors name the key
 and say how to fix it. Nested keys in the environment use ``__``:
-``CALLYARD_SERVER__PORT=9000`` sets ``[server] port``. ``DATABASE_URL`` is honoured as well,
+``CALLYARD_SERVER__PORT=9000`` sets ``[server] port``; a variable is applied when its first
+part names a top-level key (``server``, ``database``, ``log_level``, ...). ``DATABASE_URL`` is honoured as well,
 because every hosting platform sets it.
 """
 
@@ -137,9 +138,13 @@ def load(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = No
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p} is not valid TOML: {exc}") from exc
         source = str(p.resolve())
-    for key, value in env.items():
-        if key.startswith(ENV_PREFIX) and key != "CALLYARD_CONFIG":
-            _set_path(raw, key[len(ENV_PREFIX) :].lower().split("__"), value, key)
+    known = {f.name for f in dataclasses.fields(Config)} - {"source"}
+    for key, value in sorted(env.items()):
+        parts = key[len(ENV_PREFIX) :].lower().split("__")
+        # Other CALLYARD_* variables (CALLYARD_CONFIG, CALLYARD_AGENT_PASSWORD, test settings)
+        # are not configuration keys; only those naming a top-level key are applied.
+        if key.startswith(ENV_PREFIX) and parts[0] in known:
+            _set_path(raw, parts, value, key)
     if env.get("DATABASE_URL"):
         raw.setdefault("database", {})
         raw["database"]["url"] = env["DATABASE_URL"]
@@ -189,7 +194,8 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
     if tp is int:
-        if isinstance(value, bool):
+        # bool is an int subclass and int(2.5) == 2: both would slip through silently.
+        if isinstance(value, (bool, float)):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         try:
             return int(value)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import peewee as pw
 from playhouse.db_url import parse as parse_db_url
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from . import migrations, models
 from .errors import ConfigError, Unavailable
@@ -24,15 +26,19 @@ SQLITE_PRAGMAS = {
 }
 
 
+# Every request, socket event and background loop borrows a connection and gives it back.
+POOL = {"max_connections": 32, "stale_timeout": 300, "timeout": 10}
+
+
 def open_database(url: str) -> pw.Database:
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, **POOL)
     if url.startswith(("postgresql://", "postgres://")):
         params = parse_db_url(url)
-        return pw.PostgresqlDatabase(params.pop("database"), **params)
+        return PooledPostgresqlDatabase(params.pop("database"), **POOL, **params)
     raise ConfigError(f"database.url: {url!r} is not supported; use sqlite:/// or postgresql://")
 
 
@@ -64,12 +70,30 @@ class Store:
         with self.db.connection_context():
             return migrations.current_version(self.db)
 
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[None]:
+        """Borrow a connection for a unit of work (a request, an event, a loop iteration).
+
+        Re-entrant: inside a unit that already holds one, it uses that one and leaves it open.
+        """
+        if not self.db.is_closed():
+            yield
+            return
+        self.db.connect()
+        try:
+            yield
+        finally:
+            if not self.db.is_closed():
+                self.db.close()
+
     def atomic(self):  # noqa: ANN201 - peewee's transaction context
         return self.db.atomic()
 
     def close(self) -> None:
+        """Give back this unit's connection and close every pooled one."""
         if not self.db.is_closed():
             self.db.close()
+        self.db.close_all()
 
 
 def _redact(url: str) -> str:

@@ -34,22 +34,33 @@ class Services:
     views: Views
 
 
-def build(config: Config, *, store: Store | None = None, clock: Clock = utcnow, bus: Bus | None = None) -> Services:
+def build(
+    config: Config, *, store: Store | None = None, clock: Clock = utcnow, bus: Bus | None = None
+) -> Services:
     store = store or Store(config.database_url())
     bus = bus or Bus()
     notifier = Notifier(bus)
     contacts = ContactService(clock)
     outbox = OutboxService(
-        store, notifier, clock,
-        max_attempts=config.outbox.max_attempts, retry_base_seconds=config.outbox.retry_base_seconds,
+        store,
+        notifier,
+        clock,
+        max_attempts=config.outbox.max_attempts,
+        retry_base_seconds=config.outbox.retry_base_seconds,
     )
     interactions = InteractionService(store, notifier, clock, contacts, outbox)
     return Services(
-        config=config, store=store, bus=bus, clock=clock, contacts=contacts,
+        config=config,
+        store=store,
+        bus=bus,
+        clock=clock,
+        contacts=contacts,
         agents=AgentService(store, notifier, clock, dataclasses.asdict(config.capacity)),
         queues=QueueService(store, clock),
         interactions=interactions,
         outbox=outbox,
-        router=RouterService(store, notifier, clock, interactions, offer_timeout=config.routing.offer_timeout),
+        router=RouterService(
+            store, notifier, clock, interactions, offer_timeout=config.routing.offer_timeout
+        ),
         views=Views(),
     )

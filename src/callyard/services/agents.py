@@ -23,15 +23,23 @@ _DUMMY_HASH = generate_password_hash("not-a-password")
 
 
 class AgentService:
-    def __init__(self, store: Store, notifier: Notifier, clock: Clock, default_capacity: dict[str, int]) -> None:
+    def __init__(
+        self, store: Store, notifier: Notifier, clock: Clock, default_capacity: dict[str, int]
+    ) -> None:
         self._store = store
         self._notifier = notifier
         self._clock = clock
         self._default_capacity = default_capacity
 
     def add(
-        self, login: str, name: str, password: str, *, role: str = "agent",
-        skills: dict[str, int] | None = None, capacity: dict[str, int] | None = None,
+        self,
+        login: str,
+        name: str,
+        password: str,
+        *,
+        role: str = "agent",
+        skills: dict[str, int] | None = None,
+        capacity: dict[str, int] | None = None,
     ) -> Agent:
         login = login.strip().lower()
         if not LOGIN_RE.match(login):
@@ -42,13 +50,17 @@ class AgentService:
         if not name.strip():
             raise InvalidInput("an agent needs a display name", error_id="invalid-agent")
         if len(password) < MIN_PASSWORD:
-            raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters", error_id="weak-password")
+            raise InvalidInput(
+                f"password must be at least {MIN_PASSWORD} characters", error_id="weak-password"
+            )
         if role not in ROLES:
             raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}", error_id="invalid-agent")
         skills = skills or {}
         for skill, level in skills.items():
             if not skill or not 1 <= level <= 10:
-                raise InvalidInput(f"skill {skill!r}: level must be 1-10, got {level}", error_id="invalid-agent")
+                raise InvalidInput(
+                    f"skill {skill!r}: level must be 1-10, got {level}", error_id="invalid-agent"
+                )
         caps = {**self._default_capacity, **(capacity or {})}
         for channel, limit in caps.items():
             if channel not in CHANNELS:
@@ -60,8 +72,14 @@ class AgentService:
             if Agent.select().where(Agent.login == login).exists():
                 raise Conflict(f"an agent with login {login!r} already exists", error_id="agent-exists")
             agent = Agent.create(
-                login=login, name=name.strip(), password_hash=generate_password_hash(password), role=role,
-                presence="offline", presence_since=now, idle_since=now, created_at=now,
+                login=login,
+                name=name.strip(),
+                password_hash=generate_password_hash(password),
+                role=role,
+                presence="offline",
+                presence_since=now,
+                idle_since=now,
+                created_at=now,
             )
             for skill, level in skills.items():
                 AgentSkill.create(agent=agent, skill=skill, level=level)
@@ -85,7 +103,9 @@ class AgentService:
     def by_login(self, login: str) -> Agent:
         agent = Agent.get_or_none(Agent.login == login.strip().lower())
         if agent is None:
-            raise NotFound(f"no agent with login {login!r}; see `callyard agent list`", error_id="agent-not-found")
+            raise NotFound(
+                f"no agent with login {login!r}; see `callyard agent list`", error_id="agent-not-found"
+            )
         return agent
 
     def list(self) -> list[Agent]:
@@ -112,7 +132,9 @@ class AgentService:
                 return agent
             becoming_available = presence == "available" and agent.presence != "available"
             Agent.update(
-                presence=presence, presence_reason=reason, presence_since=now,
+                presence=presence,
+                presence_reason=reason,
+                presence_since=now,
                 **({"idle_since": now} if becoming_available else {}),
             ).where(Agent.id == agent_id).execute()
             if presence != "available":
@@ -121,3 +143,9 @@ class AgentService:
             events.append(AgentPresenceChanged(agent_id, presence, reason))
         self._notifier.publish(events)
         return self.get(agent_id)
+
+    def set_password(self, agent_id: int, password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters", error_id="weak-password")
+        with self._store.atomic():
+            Agent.update(password_hash=generate_password_hash(password)).where(Agent.id == agent_id).execute()

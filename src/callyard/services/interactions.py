@@ -83,8 +83,15 @@ class InteractionService:
     # -- customers -------------------------------------------------------------------------
 
     def ingest(
-        self, *, channel: str, identity: tuple[str, str], body: str, queue: str,
-        thread_key: str, external_id: str | None = None, max_bytes: int = MAX_REPLY_BYTES,
+        self,
+        *,
+        channel: str,
+        identity: tuple[str, str],
+        body: str,
+        queue: str,
+        thread_key: str,
+        external_id: str | None = None,
+        max_bytes: int = MAX_REPLY_BYTES,
         contact_name: str = "",
     ) -> Ingested:
         """Store a customer's message, opening an interaction in ``queue`` if none is open.
@@ -110,8 +117,14 @@ class InteractionService:
             return existing
 
     def _ingest(
-        self, channel: str, identity: tuple[str, str], body: str, queue: Queue, thread_key: str,
-        external_id: str | None, contact_name: str,
+        self,
+        channel: str,
+        identity: tuple[str, str],
+        body: str,
+        queue: Queue,
+        thread_key: str,
+        external_id: str | None,
+        contact_name: str,
     ) -> Ingested:
         events: list[Event] = []
         now = self._clock()
@@ -132,8 +145,14 @@ class InteractionService:
             )
             if interaction is None:
                 interaction = Interaction.create(
-                    contact=contact, channel=channel, queue=queue, state=NEW, priority=0,
-                    thread_key=thread_key, created_at=now, updated_at=now,
+                    contact=contact,
+                    channel=channel,
+                    queue=queue,
+                    state=NEW,
+                    priority=0,
+                    thread_key=thread_key,
+                    created_at=now,
+                    updated_at=now,
                 )
                 StateChange.create(interaction=interaction, from_state=None, to_state=NEW, at=now)
                 self._move(interaction, QUEUED, now, queued_at=now)
@@ -142,8 +161,12 @@ class InteractionService:
                     InteractionQueued(interaction.id, queue.name),
                 ]
             message = Message.create(
-                interaction=interaction, channel=channel, direction="in", body=body,
-                external_id=external_id, created_at=now,
+                interaction=interaction,
+                channel=channel,
+                direction="in",
+                body=body,
+                external_id=external_id,
+                created_at=now,
             )
             Interaction.update(last_message_at=now, updated_at=now).where(
                 Interaction.id == interaction.id
@@ -214,12 +237,17 @@ class InteractionService:
             interaction = self._owned(agent_id, interaction_id)
             if interaction.state != ACTIVE:
                 raise Conflict(
-                    f"cannot reply: the interaction is {interaction.state}", error_id="not-active",
+                    f"cannot reply: the interaction is {interaction.state}",
+                    error_id="not-active",
                     state=interaction.state,
                 )
             message = Message.create(
-                interaction=interaction, channel=interaction.channel, direction="out", agent=agent_id,
-                body=body, created_at=now,
+                interaction=interaction,
+                channel=interaction.channel,
+                direction="out",
+                agent=agent_id,
+                body=body,
+                created_at=now,
             )
             Interaction.update(last_message_at=now, updated_at=now).where(
                 Interaction.id == interaction_id
@@ -291,7 +319,8 @@ class InteractionService:
         if to_state not in TRANSITIONS[from_state]:
             raise Conflict(
                 f"an interaction that is {from_state} cannot become {to_state}",
-                error_id="invalid-transition", state=from_state,
+                error_id="invalid-transition",
+                state=from_state,
             )
         changed = (
             Interaction.update(state=to_state, updated_at=now, **fields)
@@ -301,7 +330,10 @@ class InteractionService:
         if not changed:
             raise Conflict("the interaction changed meanwhile; try again", error_id="stale-state")
         StateChange.create(
-            interaction=interaction.id, from_state=from_state, to_state=to_state,
-            agent=fields.get("agent_id", interaction.agent_id), at=now,
+            interaction=interaction.id,
+            from_state=from_state,
+            to_state=to_state,
+            agent=fields.get("agent_id", interaction.agent_id),
+            at=now,
         )
         interaction.state = to_state

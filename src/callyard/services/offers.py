@@ -33,10 +33,16 @@ def end_offer(offer: Offer, now: dt.datetime, state: str, reason: str) -> list[E
     )
     if moved:
         StateChange.create(
-            interaction=offer.interaction_id, from_state=OFFERED, to_state=QUEUED, agent=offer.agent_id, at=now
+            interaction=offer.interaction_id,
+            from_state=OFFERED,
+            to_state=QUEUED,
+            agent=offer.agent_id,
+            at=now,
         )
         interaction = Interaction.get_by_id(offer.interaction_id)
-        events.append(InteractionQueued(interaction.id, interaction.queue.name if interaction.queue_id else ""))
+        events.append(
+            InteractionQueued(interaction.id, interaction.queue.name if interaction.queue_id else "")
+        )
     return events
 
 

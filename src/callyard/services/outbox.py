@@ -37,8 +37,12 @@ class OutboxService:
         """Add an item; call inside the transaction that creates what it delivers."""
         now = self._clock()
         return OutboxItem.create(
-            channel=channel, message=message_id, payload=payload, state="pending",
-            next_attempt_at=now, created_at=now,
+            channel=channel,
+            message=message_id,
+            payload=payload,
+            state="pending",
+            next_attempt_at=now,
+            created_at=now,
         )
 
     def due(self, now: dt.datetime, limit: int = 100) -> list[OutboxItem]:
@@ -69,19 +73,27 @@ class OutboxService:
                 deliver(item)
             except Exception as exc:  # an adapter's failure of any kind is a failed attempt
                 error = f"{type(exc).__name__}: {exc}"
-                log.warning("outbox item %s (%s) attempt %s failed: %s", item.id, item.channel, item.attempts + 1, error)
+                log.warning(
+                    "outbox item %s (%s) attempt %s failed: %s",
+                    item.id,
+                    item.channel,
+                    item.attempts + 1,
+                    error,
+                )
         events: list[Event] = []
         with self._store.atomic():
             if not error:
-                OutboxItem.update(state="sent", sent_at=now, attempts=OutboxItem.attempts + 1, last_error="").where(
-                    OutboxItem.id == item.id
-                ).execute()
+                OutboxItem.update(
+                    state="sent", sent_at=now, attempts=OutboxItem.attempts + 1, last_error=""
+                ).where(OutboxItem.id == item.id).execute()
             else:
                 attempts = item.attempts + 1
                 failed = attempts >= self._max_attempts
                 retry_at = now + dt.timedelta(seconds=self._retry_base * 2 ** (attempts - 1))
                 OutboxItem.update(
-                    state="failed" if failed else "pending", attempts=attempts, last_error=error[:2000],
+                    state="failed" if failed else "pending",
+                    attempts=attempts,
+                    last_error=error[:2000],
                     next_attempt_at=retry_at,
                 ).where(OutboxItem.id == item.id).execute()
                 if failed and item.message_id:
@@ -91,7 +103,9 @@ class OutboxService:
         return not error
 
     def status_of(self, message_id: int) -> dict[str, Any] | None:
-        item = OutboxItem.select().where(OutboxItem.message == message_id).order_by(OutboxItem.id.desc()).first()
+        item = (
+            OutboxItem.select().where(OutboxItem.message == message_id).order_by(OutboxItem.id.desc()).first()
+        )
         if item is None:
             return None
         return {"state": item.state, "attempts": item.attempts, "error": item.last_error}

@@ -17,16 +17,25 @@ class QueueService:
         self._clock = clock
 
     def add(
-        self, name: str, *, strategy: str = "longest-idle", priority: int = 0,
-        skills: dict[str, int] | None = None, wrap_up_seconds: int = 0,
+        self,
+        name: str,
+        *,
+        strategy: str = "longest-idle",
+        priority: int = 0,
+        skills: dict[str, int] | None = None,
+        wrap_up_seconds: int = 0,
     ) -> Queue:
         self._check(name, strategy, skills or {}, wrap_up_seconds)
         with self._store.atomic():
             if Queue.select().where(Queue.name == name).exists():
                 raise Conflict(f"queue {name!r} already exists", error_id="queue-exists")
             return Queue.create(
-                name=name, strategy=strategy, priority=priority, skills=skills or {},
-                wrap_up_seconds=wrap_up_seconds, created_at=self._clock(),
+                name=name,
+                strategy=strategy,
+                priority=priority,
+                skills=skills or {},
+                wrap_up_seconds=wrap_up_seconds,
+                created_at=self._clock(),
             )
 
     def sync(self, queues: Iterable[QueueConfig]) -> None:
@@ -35,7 +44,9 @@ class QueueService:
             for qc in queues:
                 existing = Queue.get_or_none(Queue.name == qc.name)
                 fields = dict(
-                    strategy=qc.strategy, priority=qc.priority, skills=dict(qc.skills),
+                    strategy=qc.strategy,
+                    priority=qc.priority,
+                    skills=dict(qc.skills),
                     wrap_up_seconds=qc.wrap_up_seconds,
                 )
                 if existing is None:
@@ -64,6 +75,8 @@ class QueueService:
             )
         for skill, level in skills.items():
             if not skill or not 1 <= level <= 10:
-                raise InvalidInput(f"skill {skill!r}: level must be 1-10, got {level}", error_id="invalid-queue")
+                raise InvalidInput(
+                    f"skill {skill!r}: level must be 1-10, got {level}", error_id="invalid-queue"
+                )
         if wrap_up_seconds < 0:
             raise InvalidInput("wrap_up_seconds must be 0 or more", error_id="invalid-queue")

@@ -40,7 +40,13 @@ LOADED_STATES = (OFFERED, ACTIVE, WRAP_UP)
 
 class RouterService:
     def __init__(
-        self, store: Store, notifier: Notifier, clock: Clock, interactions: InteractionService, *, offer_timeout: int
+        self,
+        store: Store,
+        notifier: Notifier,
+        clock: Clock,
+        interactions: InteractionService,
+        *,
+        offer_timeout: int,
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -70,9 +76,7 @@ class RouterService:
         self._notifier.publish(events)
 
     def _waiting_work(self) -> list[routing.WorkItem]:
-        rows = list(
-            Interaction.select(Interaction, Queue).join(Queue).where(Interaction.state == QUEUED)
-        )
+        rows = list(Interaction.select(Interaction, Queue).join(Queue).where(Interaction.state == QUEUED))
         tried: dict[int, set[int]] = defaultdict(set)
         if rows:
             ids = [r.id for r in rows]
@@ -82,9 +86,15 @@ class RouterService:
                 tried[offer.interaction_id].add(offer.agent_id)
         return [
             routing.WorkItem(
-                id=r.id, channel=r.channel, queue=r.queue.name, strategy=r.queue.strategy,
-                required_skills=dict(r.queue.skills), queue_priority=r.queue.priority, priority=r.priority,
-                waiting_since=r.queued_at or r.created_at, tried_agents=frozenset(tried[r.id]),
+                id=r.id,
+                channel=r.channel,
+                queue=r.queue.name,
+                strategy=r.queue.strategy,
+                required_skills=dict(r.queue.skills),
+                queue_priority=r.queue.priority,
+                priority=r.priority,
+                waiting_since=r.queued_at or r.created_at,
+                tried_agents=frozenset(tried[r.id]),
             )
             for r in rows
         ]
@@ -104,8 +114,13 @@ class RouterService:
             load[i.agent_id][i.channel] = load[i.agent_id].get(i.channel, 0) + 1
         return [
             routing.AgentState(
-                id=a.id, name=a.name, presence=a.presence, skills=skills[a.id], capacity=capacity[a.id],
-                load=load[a.id], idle_since=a.idle_since,
+                id=a.id,
+                name=a.name,
+                presence=a.presence,
+                skills=skills[a.id],
+                capacity=capacity[a.id],
+                load=load[a.id],
+                idle_since=a.idle_since,
             )
             for a in agents
         ]
@@ -125,14 +140,23 @@ class RouterService:
                 if not offered:  # taken or closed since the snapshot
                     continue
                 StateChange.create(
-                    interaction=decision.item_id, from_state=QUEUED, to_state=OFFERED, agent=decision.agent_id, at=now
+                    interaction=decision.item_id,
+                    from_state=QUEUED,
+                    to_state=OFFERED,
+                    agent=decision.agent_id,
+                    at=now,
                 )
                 offer = Offer.create(
-                    interaction=decision.item_id, agent=decision.agent_id, state="pending", created_at=now,
+                    interaction=decision.item_id,
+                    agent=decision.agent_id,
+                    state="pending",
+                    created_at=now,
                     expires_at=now + self._offer_timeout,
                 )
                 self._record(decision, now)
-                events.append(InteractionOffered(decision.item_id, decision.agent_id, offer.id, offer.expires_at))
+                events.append(
+                    InteractionOffered(decision.item_id, decision.agent_id, offer.id, offer.expires_at)
+                )
         self._notifier.publish(events)
 
     def _record_waiting(self, decision: routing.Decision, now: dt.datetime) -> None:
@@ -149,8 +173,12 @@ class RouterService:
     @staticmethod
     def _record(decision: routing.Decision, now: dt.datetime) -> None:
         RoutingDecision.create(
-            interaction=decision.item_id, agent=decision.agent_id, strategy=decision.strategy,
-            reason=decision.reason, candidates=_candidates(decision), created_at=now,
+            interaction=decision.item_id,
+            agent=decision.agent_id,
+            strategy=decision.strategy,
+            reason=decision.reason,
+            candidates=_candidates(decision),
+            created_at=now,
         )
 
 

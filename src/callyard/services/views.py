@@ -15,16 +15,23 @@ def iso(value: dt.datetime | None) -> str | None:
 
 def agent_dict(agent: Agent) -> dict[str, Any]:
     return {
-        "id": agent.id, "login": agent.login, "name": agent.name, "role": agent.role,
-        "presence": agent.presence, "presence_reason": agent.presence_reason,
+        "id": agent.id,
+        "login": agent.login,
+        "name": agent.name,
+        "role": agent.role,
+        "presence": agent.presence,
+        "presence_reason": agent.presence_reason,
         "presence_since": iso(agent.presence_since),
     }
 
 
 def message_dict(message: Message, delivery: dict[str, Any] | None = None) -> dict[str, Any]:
     out = {
-        "id": message.id, "interaction_id": message.interaction_id, "direction": message.direction,
-        "body": message.body, "created_at": iso(message.created_at),
+        "id": message.id,
+        "interaction_id": message.interaction_id,
+        "direction": message.direction,
+        "body": message.body,
+        "created_at": iso(message.created_at),
         "agent_name": message.agent.name if message.agent_id else None,
     }
     if delivery is not None:
@@ -36,11 +43,18 @@ def interaction_dict(interaction: Interaction, offer: Offer | None = None) -> di
     contact = interaction.contact
     identities = [{"kind": i.kind, "value": i.value} for i in contact.identities]
     out = {
-        "id": interaction.id, "channel": interaction.channel, "state": interaction.state,
+        "id": interaction.id,
+        "channel": interaction.channel,
+        "state": interaction.state,
         "queue": interaction.queue.name if interaction.queue_id else None,
         "agent_id": interaction.agent_id,
-        "contact": {"id": contact.id, "name": contact.name or _display_name(identities), "identities": identities},
-        "created_at": iso(interaction.created_at), "queued_at": iso(interaction.queued_at),
+        "contact": {
+            "id": contact.id,
+            "name": contact.name or _display_name(identities),
+            "identities": identities,
+        },
+        "created_at": iso(interaction.created_at),
+        "queued_at": iso(interaction.queued_at),
         "last_message_at": iso(interaction.last_message_at),
         "preview": _preview(interaction),
     }
@@ -106,7 +120,9 @@ class Views:
 
     def messages(self, interaction_id: int) -> list[dict[str, Any]]:
         messages = list(
-            Message.select().where(Message.interaction == interaction_id).order_by(Message.created_at, Message.id)
+            Message.select()
+            .where(Message.interaction == interaction_id)
+            .order_by(Message.created_at, Message.id)
         )
         delivery = {
             item.message_id: {"state": item.state, "attempts": item.attempts, "error": item.last_error}
@@ -128,8 +144,11 @@ class Views:
     def routing(self, interaction_id: int) -> list[dict[str, Any]]:
         return [
             {
-                "agent_id": d.agent_id, "strategy": d.strategy, "reason": d.reason,
-                "candidates": d.candidates, "created_at": iso(d.created_at),
+                "agent_id": d.agent_id,
+                "strategy": d.strategy,
+                "reason": d.reason,
+                "candidates": d.candidates,
+                "created_at": iso(d.created_at),
             }
             for d in RoutingDecision.select()
             .where(RoutingDecision.interaction == interaction_id)

@@ -1,0 +1,56 @@
+# Callyard. `make run` starts it with embedded defaults; `make test` installs what tests need and runs them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= var/callyard.toml
+PYTEST_ARGS ?=
+
+.PHONY: install install-test run test test-unit test-integration test-e2e bench lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+	@scripts/ensure-chromium
+
+run: install
+	@$(BIN)/callyard --config $(CONFIG) init
+	@$(BIN)/callyard --config $(CONFIG) run
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install-test
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install-test
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: install-test
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python -m pytest tests/bench -s -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

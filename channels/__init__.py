@@ -1,0 +1,1 @@
+"""Channel adapters: one subpackage per channel, all of the same shape (see ``base``)."""

@@ -1,0 +1,1 @@
+"""The web chat channel: an embeddable widget, a Socket.IO namespace for visitors, delivery."""

@@ -1,0 +1,173 @@
+"""The chat adapter: serves ``/widget.js``, runs the ``/chat`` Socket.IO namespace for
+visitors, and delivers agents' replies to them.
+
+Visitors are anonymous; a signed visitor token (kept by the widget in localStorage) ties a
+browser to its conversation, so a reload continues it. A visitor's message is acknowledged
+only after the kernel has committed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, request, send_from_directory
+from flask_socketio import SocketIO, join_room
+
+from callyard.config import ChatConfig
+from callyard.errors import CallyardError
+from callyard.models import Interaction, Message, OutboxItem
+from callyard.services import Services
+from callyard.services.views import message_dict
+
+from .errors import OriginNotAllowed
+from .inbound import VisitorTokens, parse_message
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/chat"
+STATIC = Path(__file__).parent / "static"
+
+
+def visitor_room(visitor: str) -> str:
+    return f"visitor:{visitor}"
+
+
+class ChatAdapter:
+    name = "chat"
+
+    def __init__(
+        self, config: ChatConfig, services: Services, *, secret_key: str, widget_origins: list[str]
+    ) -> None:
+        self._config = config
+        self._services = services
+        self._tokens = VisitorTokens(secret_key)
+        self._origins = widget_origins
+        self._socketio: SocketIO | None = None
+
+    # -- adapter contract ------------------------------------------------------------------
+
+    def start(self) -> None:
+        log.info(
+            'chat channel ready: embed <script src="/widget.js"></script>; new chats go to %s',
+            self._config.queue,
+        )
+
+    def stop(self) -> None:
+        self._socketio = None
+
+    def deliver(self, item: OutboxItem) -> None:
+        """Push an agent's reply to the visitor's open widgets. A visitor who is not connected
+        gets it from their history on the next connect, so a push to nobody is delivered."""
+        if self._socketio is None:
+            raise RuntimeError("chat channel is not mounted on a web server")
+        message = Message.get_by_id(item.message_id)
+        interaction = Interaction.get_by_id(message.interaction_id)
+        self._socketio.emit(
+            "message",
+            _for_visitor(message_dict(message)),
+            to=visitor_room(interaction.thread_key),
+            namespace=NAMESPACE,
+        )
+
+    # -- web -------------------------------------------------------------------------------
+
+    def mount(self, app: Flask, socketio: SocketIO) -> None:
+        self._socketio = socketio
+        blueprint = Blueprint("chat", __name__)
+
+        @blueprint.get("/widget.js")
+        def widget():  # noqa: ANN202
+            response = send_from_directory(
+                STATIC, "widget.js", mimetype="application/javascript", max_age=300
+            )
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            return response
+
+        app.register_blueprint(blueprint)
+        socketio.on_event("connect", self._connect, namespace=NAMESPACE)
+        socketio.on_event("message", self._message, namespace=NAMESPACE)
+
+    def _origin_allowed(self) -> bool:
+        origin = request.headers.get("Origin")
+        if not origin or "*" in self._origins:
+            return True
+        if urlsplit(origin).netloc == request.host:
+            return True
+        return origin.rstrip("/") in {o.rstrip("/") for o in self._origins}
+
+    def _connect(self, auth: Any = None) -> None:
+        """A widget connects with its token, or without one to start a new conversation."""
+        if not self._origin_allowed():
+            exc = OriginNotAllowed("this site may not embed the chat")
+            raise ConnectionRefusedError(exc.message, {"error_id": exc.error_id})
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if token:
+            try:
+                visitor = self._tokens.verify(token)
+            except CallyardError as exc:
+                raise ConnectionRefusedError(exc.message, {"error_id": exc.error_id}) from None
+        else:
+            visitor, token = self._tokens.issue()
+        request.environ["callyard.visitor"] = visitor
+        join_room(visitor_room(visitor))
+        with self._services.store.connection():
+            history = [_for_visitor(m) for m in self._services.views.thread_history(self.name, visitor)]
+        self._socketio.emit(
+            "session", {"token": token, "history": history}, to=request.sid, namespace=NAMESPACE
+        )
+
+    def _message(self, data: Any = None) -> dict[str, Any]:
+        """Store a visitor's message; the ack is the widget's receipt that it is safe."""
+        visitor = request.environ.get("callyard.visitor")
+        if not visitor:
+            return {"ok": False, "error": {"error_id": "no-session", "message": "reconnect to the chat"}}
+        try:
+            parsed = parse_message(data, self._config.max_message_bytes)
+            with self._services.store.connection():
+                result = self._services.interactions.ingest(
+                    channel=self.name,
+                    identity=("chat_visitor", visitor),
+                    body=parsed.text,
+                    queue=self._config.queue,
+                    thread_key=visitor,
+                    external_id=f"{visitor}:{parsed.client_id}",
+                    max_bytes=self._config.max_message_bytes,
+                )
+                message = Message.get_by_id(result.message_id)
+                return {
+                    "ok": True,
+                    "message": _for_visitor(message_dict(message)),
+                    "duplicate": result.duplicate,
+                }
+        except CallyardError as exc:
+            return {"ok": False, "error": exc.to_dict()}
+        except Exception:
+            log.exception("storing a chat message failed")
+            return {
+                "ok": False,
+                "error": {"error_id": "internal-error", "message": "not saved; please retry"},
+            }
+
+
+def _for_visitor(message: dict[str, Any]) -> dict[str, Any]:
+    """What a visitor may see of a message: no internal ids beyond the message's own."""
+    return {
+        "id": message["id"],
+        "direction": message["direction"],
+        "body": message["body"],
+        "created_at": message["created_at"],
+        "agent_name": message["agent_name"],
+    }
+
+
+def from_config(config: Any, services: Services) -> ChatAdapter | None:
+    """Entry point for the core process: the adapter, or None when chat is switched off."""
+    chat: ChatConfig = config.channels.chat
+    if not chat.enabled:
+        return None
+    return ChatAdapter(
+        chat, services, secret_key=config.server.secret_key, widget_origins=config.server.widget_origins
+    )

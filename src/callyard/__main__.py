@@ -1,0 +1,31 @@
+"""The ``callyard`` command. Patches for gevent first when it is going to serve.
+
+gevent's monkey-patching must happen before anything imports socket, ssl or threading, so
+it is decided here, before the CLI (and Flask, peewee, psycopg2) is imported.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def _serving(argv: list[str]) -> bool:
+    # Patching a command that turns out not to serve is harmless; missing it for one that does is not.
+    return "run" in argv and "--help" not in argv
+
+
+def main() -> None:
+    if _serving(sys.argv[1:]):
+        from gevent import monkey
+
+        monkey.patch_all()
+        from psycogreen.gevent import patch_psycopg
+
+        patch_psycopg()
+    from .cli import cli
+
+    cli()
+
+
+if __name__ == "__main__":
+    main()

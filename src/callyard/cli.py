@@ -1,0 +1,252 @@
+"""The ``callyard`` command line: run, init, db, agent and queue."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import config as config_mod
+from .errors import CallyardError
+
+DEFAULT_CONFIG = "var/callyard.toml"
+DEMO_LOGIN = "demo"
+
+
+class Context:
+    def __init__(self, config_path: str) -> None:
+        self.config_path = config_path
+        self._services: Any = None
+
+    def config(self) -> config_mod.Config:
+        return config_mod.load(self.config_path)
+
+    def services(self, upgrade: bool = True) -> Any:
+        """The kernel's services on an up-to-date database."""
+        if self._services is None:
+            from .services import build
+
+            services = build(self.config())
+            services.store.check()
+            if upgrade:
+                services.store.upgrade(progress=lambda m: click.echo(m, err=True))
+            self._services = services
+        return self._services
+
+
+def _fail_cleanly(fn):  # noqa: ANN001, ANN202
+    """Domain errors become a one-line message and exit status 1, not a traceback."""
+
+    def wrapped(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        try:
+            return fn(*args, **kwargs)
+        except CallyardError as exc:
+            raise click.ClickException(exc.message) from None
+
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+def _pairs(values: tuple[str, ...], sep: str, what: str) -> dict[str, int]:
+    out = {}
+    for value in values:
+        name, _, number = value.partition(sep)
+        if not name or not number.isdigit():
+            raise click.BadParameter(f"{value!r}: expected {what}", param_hint=f"NAME{sep}NUMBER")
+        out[name] = int(number)
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config", "config_path", envvar="CALLYARD_CONFIG", default=DEFAULT_CONFIG, show_default=True,
+    help="Configuration file (also CALLYARD_CONFIG).",
+)
+@click.version_option(package_name="callyard")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str) -> None:
+    """Callyard: one team answers every customer on every channel."""
+    ctx.obj = Context(config_path)
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: server.host).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on; 0 picks a free one.")
+@click.pass_obj
+@_fail_cleanly
+def run(obj: Context, host: str | None, port: int | None) -> None:
+    """Start Callyard: web app, agent inbox, chat widget, router and outbox."""
+    config = obj.config()
+    if host:
+        config.server.host = host
+    if port is not None:
+        config.server.port = port
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from .runner import Core
+
+    core = Core(config)
+    url = core.start(say=lambda m: click.echo(m, err=True))
+    click.echo(f"Callyard is running at {url}")
+    if config.server.demo_page:
+        click.echo(f"  demo shop with the chat widget: {url}/")
+    click.echo(f"  agent inbox:                    {url}/inbox")
+    click.echo("Press Ctrl+C to stop.", err=True)
+    sys.stdout.flush()
+    core.wait()
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file (a new secret key logs everyone out).")
+@click.pass_obj
+@_fail_cleanly
+def init(obj: Context, force: bool) -> None:
+    """Create the config file, the database and a demo agent."""
+    path = Path(obj.config_path)
+    if path.exists() and not force:
+        click.echo(f"{path} exists; keeping it (use --force to write a new one).")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config_mod.SAMPLE.format(secret_key=secrets.token_urlsafe(32)), encoding="utf-8")
+        path.chmod(0o600)
+        click.echo(f"wrote {path}")
+    services = obj.services()
+    with services.store.connection():
+        services.queues.sync(services.config.queues)
+        if services.agents.list():
+            click.echo("agents exist already; no demo agent created.")
+            return
+        password = secrets.token_urlsafe(9)
+        services.agents.add(DEMO_LOGIN, "Demo Agent", password, skills={"support": 5})
+    click.echo(f"demo agent created: login {DEMO_LOGIN}, password {password}")
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+@_fail_cleanly
+def db_upgrade(obj: Context) -> None:
+    """Apply pending schema migrations."""
+    services = obj.services(upgrade=False)
+    applied = services.store.upgrade(progress=click.echo)
+    click.echo(f"schema at version {services.store.version()}" + ("" if applied else " (nothing to do)"))
+
+
+@db.command("status")
+@click.pass_obj
+@_fail_cleanly
+def db_status(obj: Context) -> None:
+    """Show the schema version of the database and of this code."""
+    from . import migrations
+
+    services = obj.services(upgrade=False)
+    click.echo(f"database: {services.store.version()}, code: {migrations.head()}")
+
+
+@cli.group()
+def agent() -> None:
+    """Agents: add, list, set passwords."""
+
+
+@agent.command("add")
+@click.argument("login")
+@click.option("--name", help="Display name (default: the login).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              envvar="CALLYARD_AGENT_PASSWORD", help="Password (prompted; or CALLYARD_AGENT_PASSWORD).")
+@click.option("--role", type=click.Choice(["agent", "supervisor", "admin"]), default="agent", show_default=True)
+@click.option("--skill", "skills", multiple=True, metavar="NAME:LEVEL", help="A skill, level 1-10. Repeatable.")
+@click.option("--capacity", "capacity", multiple=True, metavar="CHANNEL=N",
+              help="Most interactions at once on a channel. Repeatable.")
+@click.pass_obj
+@_fail_cleanly
+def agent_add(obj: Context, login: str, name: str | None, password: str, role: str,
+              skills: tuple[str, ...], capacity: tuple[str, ...]) -> None:
+    """Add an agent."""
+    services = obj.services()
+    with services.store.connection():
+        created = services.agents.add(
+            login, name or login, password, role=role,
+            skills=_pairs(skills, ":", "NAME:LEVEL"), capacity=_pairs(capacity, "=", "CHANNEL=N"),
+        )
+    click.echo(f"agent {created.login} added (id {created.id})")
+
+
+@agent.command("list")
+@click.pass_obj
+@_fail_cleanly
+def agent_list(obj: Context) -> None:
+    """List agents with role, presence and skills."""
+    services = obj.services()
+    with services.store.connection():
+        agents = services.agents.list()
+        if not agents:
+            click.echo("no agents; add one with `callyard agent add LOGIN`")
+        for a in agents:
+            skills = ", ".join(f"{k}:{v}" for k, v in sorted(services.agents.skills(a.id).items())) or "-"
+            state = a.presence + (f" ({a.presence_reason})" if a.presence_reason else "")
+            flag = "" if a.enabled else " [disabled]"
+            click.echo(f"{a.login:<16} {a.name:<24} {a.role:<10} {state:<14} {skills}{flag}")
+
+
+@agent.command("passwd")
+@click.argument("login")
+@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True,
+              envvar="CALLYARD_AGENT_PASSWORD", help="New password (prompted; or CALLYARD_AGENT_PASSWORD).")
+@click.pass_obj
+@_fail_cleanly
+def agent_passwd(obj: Context, login: str, password: str) -> None:
+    """Set an agent's password."""
+    services = obj.services()
+    with services.store.connection():
+        services.agents.set_password(services.agents.by_login(login).id, password)
+    click.echo(f"password of {login} changed")
+
+
+@cli.group()
+def queue() -> None:
+    """Queues: add and list."""
+
+
+@queue.command("add")
+@click.argument("name")
+@click.option("--strategy", default="longest-idle", show_default=True, help="How the agent is picked.")
+@click.option("--priority", type=int, default=0, show_default=True, help="Higher is served first.")
+@click.option("--skill", "skills", multiple=True, metavar="NAME:LEVEL", help="A required skill and minimum level.")
+@click.option("--wrap-up", "wrap_up", type=click.IntRange(0), default=0, show_default=True,
+              help="Seconds of wrap-up after each interaction (0: until the agent is done).")
+@click.pass_obj
+@_fail_cleanly
+def queue_add(obj: Context, name: str, strategy: str, priority: int, skills: tuple[str, ...], wrap_up: int) -> None:
+    """Add a queue (queues in the config file are added at start)."""
+    services = obj.services()
+    with services.store.connection():
+        services.queues.add(
+            name, strategy=strategy, priority=priority, skills=_pairs(skills, ":", "NAME:LEVEL"),
+            wrap_up_seconds=wrap_up,
+        )
+    click.echo(f"queue {name} added")
+
+
+@queue.command("list")
+@click.pass_obj
+@_fail_cleanly
+def queue_list(obj: Context) -> None:
+    """List queues with strategy, priority and required skills."""
+    services = obj.services()
+    with services.store.connection():
+        queues = services.queues.list()
+        if not queues:
+            click.echo("no queues; add one with `callyard queue add NAME` or in the config file")
+        for q in queues:
+            skills = ", ".join(f"{k}:{v}" for k, v in sorted(q.skills.items())) or "-"
+            click.echo(f"{q.name:<20} {q.strategy:<14} priority {q.priority:<4} {skills}")

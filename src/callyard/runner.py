@@ -1,0 +1,116 @@
+"""The core process: web server, router and outbox dispatcher, on gevent.
+
+``serve()`` expects gevent's monkey-patching to be done already (``callyard run`` does it
+first thing). Channels and the web layer are found at run time (entry points and
+``callyard.web``), so the kernel's imports still point only at ``callyard.routing``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+import gevent
+import gevent.event
+from gevent import pywsgi
+
+from . import events as ev
+from .config import Config
+from .services import Services, build
+
+log = logging.getLogger(__name__)
+
+
+def load_adapters(config: Config, services: Services) -> list[Any]:
+    adapters = []
+    for entry in sorted(entry_points(group="callyard.channels"), key=lambda e: e.name):
+        adapter = entry.load()(config, services)
+        if adapter is not None:
+            adapters.append(adapter)
+    return adapters
+
+
+def loop(name: str, work: Callable[[], None], wake: threading.Event, every: float) -> None:
+    """Run ``work`` when woken or every ``every`` seconds; a failure is logged, never fatal."""
+    while True:
+        wake.wait(timeout=every)
+        wake.clear()
+        try:
+            work()
+        except Exception:
+            log.exception("%s loop failed; retrying", name)
+            gevent.sleep(every)
+
+
+class Core:
+    def __init__(self, config: Config, services: Services | None = None) -> None:
+        self.config = config
+        self.services = services or build(config)
+        self.adapters: dict[str, Any] = {}
+        self._greenlets: list[gevent.Greenlet] = []
+        self._server: pywsgi.WSGIServer | None = None
+        self._stopped = gevent.event.Event()
+
+    def start(self, say: Callable[[str], None] = print) -> str:
+        """Prepare the store, start everything, and return the URL it serves on."""
+        services = self.services
+        services.store.check()
+        services.store.upgrade(progress=say)
+        with services.store.connection():
+            services.queues.sync(self.config.queues)
+        adapters = load_adapters(self.config, services)
+        self.adapters = {a.name: a for a in adapters}
+        web = importlib.import_module("callyard.web")
+        app, _socketio = web.create_app(self.config, services, adapters)
+        for adapter in adapters:
+            adapter.start()
+
+        wake_router, wake_outbox = threading.Event(), threading.Event()
+        services.bus.subscribe(
+            lambda _e: wake_router.set(),
+            ev.InteractionQueued, ev.AgentPresenceChanged, ev.InteractionClosed,
+        )
+        services.bus.subscribe(lambda _e: wake_outbox.set(), ev.OutboxItemAdded)
+        self._greenlets = [
+            gevent.spawn(loop, "router", self._route, wake_router, self.config.routing.tick_seconds),
+            gevent.spawn(loop, "outbox", self._dispatch, wake_outbox, 1.0),
+        ]
+        access_log = pywsgi.LoggingLogAdapter(logging.getLogger("callyard.access"), logging.DEBUG)
+        self._server = pywsgi.WSGIServer(
+            (self.config.server.host, self.config.server.port), app, log=access_log,
+            error_log=logging.getLogger("callyard.web"),
+        )
+        self._server.start()
+        host, port = self._server.address[:2]
+        return f"http://{host}:{port}"
+
+    def _route(self) -> None:
+        with self.services.store.connection():
+            self.services.router.route()
+
+    def _dispatch(self) -> None:
+        outbox = self.services.outbox
+        with self.services.store.connection():
+            for item in outbox.due(self.services.clock()):
+                adapter = self.adapters.get(item.channel)
+                outbox.attempt(item, adapter.deliver if adapter else None)
+
+    def wait(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(sig, self.stop)
+        self._stopped.wait()
+
+    def stop(self) -> None:
+        log.info("stopping")
+        if self._server is not None:
+            self._server.stop(timeout=5)
+        for adapter in self.adapters.values():
+            adapter.stop()
+        gevent.killall(self._greenlets, timeout=5)
+        self.services.store.close()
+        self._stopped.set()

@@ -1,0 +1,204 @@
+"""A real Callyard server in its own process, and real clients for it.
+
+The server runs `callyard run --port 0` (gevent, monkey-patched) in a subprocess, as in
+production; tests talk to it over real TCP with requests and python-socketio clients.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+import socketio
+
+PASSWORD = "correct horse battery"
+WAIT = 10.0
+
+
+class Server:
+    def __init__(self, workdir: Path, db_url: str, env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.config = workdir / "callyard.toml"
+        self.env = {
+            **os.environ,
+            "CALLYARD_CONFIG": str(self.config),
+            "DATABASE_URL": db_url,
+            "CALLYARD_ROUTING__TICK_SECONDS": "0.2",
+            "CALLYARD_OUTBOX__RETRY_BASE_SECONDS": "0.2",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.env.pop("CALLYARD_AGENT_PASSWORD", None)
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.output: list[str] = []
+
+    def cli(self, *args: str, password: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = dict(self.env)
+        if password is not None:
+            env["CALLYARD_AGENT_PASSWORD"] = password
+        result = subprocess.run(
+            [sys.executable, "-m", "callyard", *args], env=env, cwd=self.workdir, capture_output=True,
+            text=True, timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"callyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "callyard", "run", "--port", "0"], env=self.env, cwd=self.workdir,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        found: queue.Queue[str] = queue.Queue()
+
+        def read() -> None:
+            assert self.proc and self.proc.stdout
+            for line in self.proc.stdout:
+                self.output.append(line)
+                match = re.search(r"running at (http://\S+)", line)
+                if match:
+                    found.put(match.group(1))
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+        try:
+            self.url = found.get(timeout=30)
+        except queue.Empty:
+            self.stop()
+            raise AssertionError("server did not start:\n" + "".join(self.output)) from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc and self.proc.stdout:
+            self._reader.join(timeout=10)
+            self.proc.stdout.close()
+
+    def add_agent(self, login: str, *, skills: str = "support:5", extra: tuple[str, ...] = ()) -> str:
+        self.cli("agent", "add", login, "--name", login.title(), "--skill", skills, *extra, password=PASSWORD)
+        return login
+
+
+def init_workdir(workdir: Path, db_url: str) -> Server:
+    server = Server(workdir, db_url)
+    server.cli("init")
+    return server
+
+
+class Events:
+    """Collects Socket.IO events so a test can wait for the one it expects."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, Any]] = []
+        self._cond = threading.Condition()
+
+    def add(self, name: str, data: Any) -> None:
+        with self._cond:
+            self._items.append((name, data))
+            self._cond.notify_all()
+
+    def wait(self, name: str, predicate: Any = None, timeout: float = WAIT) -> Any:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i, (n, data) in enumerate(self._items):
+                    if n == name and (predicate is None or predicate(data)):
+                        del self._items[i]
+                        return data
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [n for n, _ in self._items]
+                    raise AssertionError(f"no {name!r} event within {timeout}s; pending events: {seen}")
+                self._cond.wait(left)
+
+    def names(self) -> list[str]:
+        with self._cond:
+            return [n for n, _ in self._items]
+
+
+def _client(namespace: str, events: Events) -> socketio.Client:
+    sio = socketio.Client(reconnection=False)
+    names = ("inbox", "offer", "offer_withdrawn", "interaction", "message", "presence", "delivery_failed",
+             "logged_out", "session")
+    for name in names:
+        sio.on(name, (lambda n: lambda data=None: events.add(n, data))(name), namespace=namespace)
+    return sio
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def login(url: str, user: str, password: str = PASSWORD) -> requests.Session:
+    http = requests.Session()
+    page = http.get(f"{url}/login", timeout=WAIT)
+    response = http.post(
+        f"{url}/login", data={"csrf_token": csrf_token(page.text), "login": user, "password": password},
+        timeout=WAIT, allow_redirects=False,
+    )
+    assert response.status_code == 302, f"login failed: {response.status_code}"
+    return http
+
+
+class AgentClient:
+    def __init__(self, url: str, user: str, password: str = PASSWORD) -> None:
+        self.http = login(url, user, password)
+        self.events = Events()
+        self.sio = _client("/agent", self.events)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        # The same User-Agent as the login: Flask-Login's strong session protection ties the
+        # session to it, as a browser's page and its websocket share one.
+        headers = {"Cookie": cookie, "User-Agent": self.http.headers["User-Agent"]}
+        self.sio.connect(url, namespaces=["/agent"], headers=headers, transports=["websocket"], wait_timeout=WAIT)
+        self.inbox = self.events.wait("inbox")
+        self.id = self.inbox["agent"]["id"]
+
+    def call(self, event: str, data: Any = None) -> dict[str, Any]:
+        return self.sio.call(event, data if data is not None else {}, namespace="/agent", timeout=WAIT)
+
+    def ok(self, event: str, data: Any = None) -> dict[str, Any]:
+        ack = self.call(event, data)
+        assert ack["ok"], f"{event} failed: {ack}"
+        return ack
+
+    def available(self) -> None:
+        self.ok("presence", {"presence": "available"})
+
+    def close(self) -> None:
+        self.sio.disconnect()
+
+
+class Visitor:
+    def __init__(self, url: str, token: str | None = None, headers: dict[str, str] | None = None) -> None:
+        self.events = Events()
+        self.sio = _client("/chat", self.events)
+        self.sio.connect(url, namespaces=["/chat"], auth={"token": token} if token else {},
+                         transports=["websocket"], headers=headers or {}, wait_timeout=WAIT)
+        session = self.events.wait("session")
+        self.token: str = session["token"]
+        self.history: list[dict[str, Any]] = session["history"]
+
+    def send(self, text: Any, client_id: str | None = None) -> dict[str, Any]:
+        payload = {"text": text, "client_id": client_id or secrets.token_hex(8)}
+        return self.sio.call("message", payload, namespace="/chat", timeout=WAIT)
+
+    def close(self) -> None:
+        self.sio.disconnect()

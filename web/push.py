@@ -1,0 +1,93 @@
+"""Live pushes to agents' browsers: bus events in, Socket.IO events out.
+
+Handlers read what they send from the store after the change was committed, so a browser
+never sees something that could still be rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask_socketio import SocketIO
+
+from callyard import events as ev
+from callyard.models import Agent, Interaction, Message, Offer
+from callyard.services import Services
+from callyard.services.views import agent_dict, interaction_dict, message_dict
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/agent"
+
+
+def room(agent_id: int) -> str:
+    return f"agent:{agent_id}"
+
+
+def disconnect_agent(socketio: SocketIO, agent_id: int) -> None:
+    """End every socket of this agent (on logout): they carry a session that is over."""
+    server = socketio.server
+    for sid, _eio_sid in list(server.manager.get_participants(NAMESPACE, room(agent_id))):
+        server.emit("logged_out", {}, to=sid, namespace=NAMESPACE)
+        server.disconnect(sid, namespace=NAMESPACE)
+
+
+def init(socketio: SocketIO, services: Services) -> None:
+    def emit(agent_id: int | None, event: str, data: dict) -> None:
+        if agent_id is not None:
+            socketio.emit(event, data, to=room(agent_id), namespace=NAMESPACE)
+
+    def with_db(handler: Callable[[ev.Event], None]) -> Callable[[ev.Event], None]:
+        def guarded(event: ev.Event) -> None:
+            with services.store.connection():
+                handler(event)
+
+        return guarded
+
+    def offered(event: ev.InteractionOffered) -> None:
+        offer = Offer.get_by_id(event.offer_id)
+        emit(event.agent_id, "offer", interaction_dict(offer.interaction, offer))
+
+    def withdrawn(event: ev.OfferWithdrawn) -> None:
+        emit(
+            event.agent_id,
+            "offer_withdrawn",
+            {"interaction_id": event.interaction_id, "reason": event.reason},
+        )
+
+    def interaction_changed(
+        event: ev.InteractionAssigned | ev.InteractionWrappedUp | ev.InteractionClosed,
+    ) -> None:
+        interaction = Interaction.get_by_id(event.interaction_id)
+        emit(event.agent_id, "interaction", interaction_dict(interaction))
+
+    def message_created(event: ev.MessageCreated) -> None:
+        interaction = Interaction.get_by_id(event.interaction_id)
+        if interaction.agent_id is None or interaction.state == "offered":
+            return
+        message = Message.get_by_id(event.message_id)
+        delivery = services.outbox.status_of(message.id) if message.direction == "out" else None
+        emit(interaction.agent_id, "message", message_dict(message, delivery))
+        emit(interaction.agent_id, "interaction", interaction_dict(interaction))
+
+    def delivery_failed(event: ev.MessageDeliveryFailed) -> None:
+        interaction = Interaction.get_by_id(event.interaction_id)
+        emit(
+            interaction.agent_id,
+            "delivery_failed",
+            {"message_id": event.message_id, "interaction_id": event.interaction_id, "error": event.error},
+        )
+
+    def presence(event: ev.AgentPresenceChanged) -> None:
+        emit(event.agent_id, "presence", agent_dict(Agent.get_by_id(event.agent_id)))
+
+    bus = services.bus
+    bus.subscribe(with_db(offered), ev.InteractionOffered)
+    bus.subscribe(with_db(withdrawn), ev.OfferWithdrawn)
+    bus.subscribe(
+        with_db(interaction_changed), ev.InteractionAssigned, ev.InteractionWrappedUp, ev.InteractionClosed
+    )
+    bus.subscribe(with_db(message_created), ev.MessageCreated)
+    bus.subscribe(with_db(delivery_failed), ev.MessageDeliveryFailed)
+    bus.subscribe(with_db(presence), ev.AgentPresenceChanged)
