@@ -52,7 +52,7 @@ def test_toml_file_loads(tmp_path):
         """
         log_level = "debug"
         [server]
-        host = "0.0.0.0"
+        host = "10.1.2.3"
         port = 9000
         widget_origins = ["https://shop.example"]
         [routing]
@@ -72,7 +72,7 @@ def test_toml_file_loads(tmp_path):
     cfg = config.load(path, env={})
     assert cfg.source == str(path.resolve())
     assert cfg.log_level == "debug"
-    assert (cfg.server.host, cfg.server.port) == ("0.0.0.0", 9000)
+    assert (cfg.server.host, cfg.server.port) == ("10.1.2.3", 9000)
     assert cfg.server.widget_origins == ["https://shop.example"]
     assert cfg.routing.offer_timeout == 12
     assert cfg.channels.chat.queue == "sales"
@@ -101,7 +101,7 @@ def test_relative_sqlite_url_is_resolved_against_the_config_file(tmp_path):
 
 
 def test_env_overrides_nested_keys_with_double_underscore(tmp_path):
-    path = write(tmp_path, "[server]\nport = 9000\nhost = \"0.0.0.0\"\n")
+    path = write(tmp_path, "[server]\nport = 9000\nhost = \"10.1.2.3\"\n")
     cfg = config.load(
         path,
         env={
@@ -116,7 +116,7 @@ def test_env_overrides_nested_keys_with_double_underscore(tmp_path):
         },
     )
     assert cfg.server.port == 9100  # the environment wins over the file
-    assert cfg.server.host == "0.0.0.0"  # the rest of the section comes from the file
+    assert cfg.server.host == "10.1.2.3"  # the rest of the section comes from the file
     assert cfg.channels.chat.max_message_bytes == 77
     assert cfg.routing.tick_seconds == 0.5
     assert cfg.server.demo_page is False

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from callyard.routing import AgentState, Candidate, Decision, WorkItem, plan
 from callyard.routing.eligibility import disqualifier
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, 0)
 

@@ -7,8 +7,10 @@ Every test uses the ``services`` fixture (a fresh database per test, a FakeClock
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from callyard import events as ev
 from callyard.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -30,12 +32,25 @@ from callyard.models import (
     RoutingDecision,
     StateChange,
 )
+from callyard.services import agents as agents_module
 from callyard.services.interactions import MAX_REPLY_BYTES
 
 PASSWORD = "correct horse"
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):  # noqa: ANN001, ANN201
+    """Real hashes, but with a low work factor: the default costs ~0.1 s per agent.
+
+    check_password_hash reads the method from the stored hash, so authentication is unchanged.
+    """
+    monkeypatch.setattr(
+        agents_module, "generate_password_hash",
+        functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
+    )
 
 
 @pytest.fixture
@@ -282,6 +297,18 @@ def test_below_the_minimum_skill_level_gets_nothing(services):
     assert recorded.candidates[0]["reason"] == "skill support level 6 < 7"
 
 
+def test_capacity_is_respected_within_one_round(services):
+    anna = add_agent(services, "anna", capacity={"chat": 1})
+    first = ingest(services, thread="v1")
+    second = ingest(services, thread="v2")
+    services.router.route()
+    assert offers(first.interaction_id) == [(anna.id, "pending")]
+    assert offers(second.interaction_id) == []
+    assert interaction(second.interaction_id).state == QUEUED
+    (waiting,) = decisions(second.interaction_id)
+    assert waiting.candidates[0]["reason"] == "at capacity for chat (1/1)"
+
+
 def test_capacity_is_respected_across_rounds(services):
     anna = add_agent(services, "anna", capacity={"chat": 1})
     first = offered_to(services, anna, thread="v1")
@@ -366,6 +393,13 @@ def test_accepting_twice_or_by_the_wrong_agent_is_a_conflict(services):
         services.interactions.accept(ben.id, interaction_id)
     current = interaction(interaction_id)
     assert (current.state, current.agent_id) == (ACTIVE, anna.id)
+
+
+def test_accept_just_before_the_timeout_wins(services, clock, config):
+    anna = add_agent(services, "anna")
+    interaction_id = offered_to(services, anna)
+    clock.advance(config.routing.offer_timeout - 1)
+    assert services.interactions.accept(anna.id, interaction_id).state == ACTIVE
 
 
 def test_a_stale_accept_after_the_timeout_is_refused_as_expired(services, clock, config):
@@ -591,19 +625,21 @@ def test_wrap_up_ends_by_itself_after_the_queue_wrap_up_time(services, clock):
 # -- presence --------------------------------------------------------------------------------
 
 
-def test_going_on_break_withdraws_pending_offers_and_requeues(services, clock, published):
+@pytest.mark.parametrize(("presence", "reason"), [("break", "lunch"), ("offline", "")])
+def test_leaving_available_withdraws_pending_offers_and_requeues(services, clock, published, presence, reason):
     anna = add_agent(services, "anna")
     clock.advance(1)
     ben = add_agent(services, "ben")
     interaction_id = offered_to(services, anna)
     published.clear()
-    updated = services.agents.set_presence(anna.id, "break", "lunch")
-    assert (updated.presence, updated.presence_reason, updated.presence_since) == ("break", "lunch", clock.now)
+    updated = services.agents.set_presence(anna.id, presence, "lunch")
+    assert (updated.presence, updated.presence_reason, updated.presence_since) == (presence, reason, clock.now)
     assert offers(interaction_id) == [(anna.id, "withdrawn")]
     current = interaction(interaction_id)
     assert (current.state, current.agent_id) == (QUEUED, None)
     assert [type(e) for e in published] == [ev.OfferWithdrawn, ev.InteractionQueued, ev.AgentPresenceChanged]
-    assert published[-1] == ev.AgentPresenceChanged(anna.id, "break", "lunch")
+    assert published[0].reason == f"agent went {presence}"
+    assert published[-1] == ev.AgentPresenceChanged(anna.id, presence, reason)
     services.router.route()
     assert offers(interaction_id) == [(anna.id, "withdrawn"), (ben.id, "pending")]
 

@@ -197,6 +197,14 @@ class InteractionService:
                 .first()
             )
             if offer is None:
+                last = (
+                    Offer.select(Offer.state)
+                    .where(Offer.interaction == interaction_id, Offer.agent == agent_id)
+                    .order_by(Offer.id.desc())
+                    .first()
+                )
+                if last is not None and last.state == "expired":  # the router's tick came first
+                    raise Conflict("the offer timed out before it was accepted", error_id="offer-expired")
                 raise Conflict("this offer is no longer available", error_id="offer-gone")
             if offer.expires_at <= now:
                 events += end_offer(offer, now, "expired", "offer timed out")
@@ -275,6 +283,14 @@ class InteractionService:
         now = self._clock()
         with self._store.atomic():
             interaction = self._owned(agent_id, interaction_id)
+            if interaction.state != WRAP_UP:
+                # Without this an offer never accepted (or a conversation never closed) could be
+                # closed here, leaving its offer pending and no end time recorded.
+                raise Conflict(
+                    f"only an interaction in wrap-up can be finished; this one is {interaction.state}",
+                    error_id="invalid-transition",
+                    state=interaction.state,
+                )
             self._close(interaction, now)
         self._notifier.publish([InteractionClosed(interaction_id, agent_id)])
         return self._get(interaction_id)
