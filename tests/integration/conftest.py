@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from harness import Server, init_workdir
+from harness import init_workdir
 
 
 @pytest.fixture
