@@ -75,6 +75,15 @@ class InteractionClosed(Event):
 
 
 @dataclass(frozen=True)
+class InteractionAbandoned(Event):
+    """The customer left before an agent took the interaction."""
+
+    name: ClassVar[str] = "interaction.abandoned"
+    interaction_id: int
+    queue: str
+
+
+@dataclass(frozen=True)
 class MessageCreated(Event):
     name: ClassVar[str] = "message.created"
     message_id: int
@@ -115,6 +124,7 @@ ALL: tuple[type[Event], ...] = (
     InteractionAssigned,
     InteractionWrappedUp,
     InteractionClosed,
+    InteractionAbandoned,
     MessageCreated,
     MessageDeliveryFailed,
     AgentPresenceChanged,

@@ -12,6 +12,7 @@ from ..config import CHANNELS
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..events import (
     Event,
+    InteractionAbandoned,
     InteractionAssigned,
     InteractionClosed,
     InteractionCreated,
@@ -21,6 +22,7 @@ from ..events import (
     OutboxItemAdded,
 )
 from ..models import (
+    ABANDONED,
     ACTIVE,
     CLOSED,
     NEW,
@@ -183,6 +185,37 @@ class InteractionService:
         if message is None:
             return None
         return Ingested(message.interaction_id, message.id, duplicate=True)
+
+    def customer_left(self, channel: str, thread_key: str) -> int | None:
+        """The customer ended the conversation (closed the chat, hung up).
+
+        Work no agent has taken yet is abandoned, withdrawing its offer; work an agent holds
+        stays with them to close. Returns the abandoned interaction's id, if any.
+        """
+        now = self._clock()
+        events: list[Event] = []
+        with self._store.atomic():
+            interaction = (
+                Interaction.select()
+                .where(
+                    Interaction.channel == channel,
+                    Interaction.thread_key == thread_key,
+                    Interaction.state.in_((NEW, QUEUED, OFFERED)),
+                )
+                .order_by(Interaction.id.desc())
+                .first()
+            )
+            if interaction is None:
+                return None
+            for offer in Offer.select().where(Offer.interaction == interaction.id, Offer.state == "pending"):
+                events += end_offer(offer, now, "withdrawn", "customer left")
+                interaction = self._get(interaction.id)  # end_offer put it back in the queue
+            events = [e for e in events if not isinstance(e, InteractionQueued)]
+            self._move(interaction, ABANDONED, now, ended_at=now, agent=None)
+            queue_name = interaction.queue.name if interaction.queue_id else ""
+            events.append(InteractionAbandoned(interaction.id, queue_name))
+        self._notifier.publish(events)
+        return interaction.id
 
     # -- agents ----------------------------------------------------------------------------
 
