@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-
 from harness import Server, init_workdir
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 CHROMIUM = os.environ.get("CALLYARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -96,4 +95,3 @@ def pages(browser: Browser, server: Server) -> Iterator[Callable[[str], Page]]:
     finally:
         opened.close()
     assert not opened.errors, f"JavaScript errors in the pages: {opened.errors}"
-

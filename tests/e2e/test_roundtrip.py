@@ -9,16 +9,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
-
 from harness import PASSWORD
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 
 # The browser flows are the same on both databases; the cheap ones run on SQLite only.
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
-WIDGET = "#callyard-chat"   # the widget's shadow host; Playwright's CSS pierces its open shadow root
+WIDGET = "#callyard-chat"  # the widget's shadow host; Playwright's CSS pierces its open shadow root
 LOGIN_PATH = re.compile(r"^https?://[^/]+/login(\?.*)?$")
 INBOX_PATH = re.compile(r"^https?://[^/]+/inbox$")
 
@@ -143,10 +142,10 @@ def test_customer_html_is_shown_as_text_never_run(server, pages) -> None:  # noq
     expect(offer.locator(".preview")).to_have_text(XSS_IMG)
     offer.locator("button.accept").click()
     bodies = agent.locator("#conversation ol.messages li.msg-in .msg-body")
-    expect(bodies).to_have_text([XSS_IMG])           # rendered from the conversation's history
+    expect(bodies).to_have_text([XSS_IMG])  # rendered from the conversation's history
 
     customer_sends(customer, XSS_SCRIPT)
-    expect(bodies).to_have_text([XSS_IMG, XSS_SCRIPT])   # rendered from a live push
+    expect(bodies).to_have_text([XSS_IMG, XSS_SCRIPT])  # rendered from a live push
     expect(agent.locator("#work li.work .preview")).to_have_text(XSS_SCRIPT)
 
     # The agent's HTML does not run in the widget either.
@@ -157,7 +156,9 @@ def test_customer_html_is_shown_as_text_never_run(server, pages) -> None:  # noq
     # The live message round trip above gave a broken <img> ample time to fire its onerror.
     for page in (agent, customer):
         for tag in ("img", "script", "b", "i"):
-            expect(page.locator(f"#conversation ol.messages {tag}, {WIDGET} ol.messages {tag}")).to_have_count(0)
+            expect(
+                page.locator(f"#conversation ol.messages {tag}, {WIDGET} ol.messages {tag}")
+            ).to_have_count(0)
         assert page.evaluate("typeof window.__pwned") == "undefined"
 
     # The history the widget gets after a reload is rendered as text too.

@@ -174,7 +174,7 @@
     const delivery = m.delivery && m.delivery.state === "failed" ? el("div", { class: "failed" }, "Not delivered: " + m.delivery.error) : null;
     list.append(el("li", { class: "msg msg-" + m.direction, "data-id": m.id },
       el("div", { class: "msg-who muted" }, who + " · " + new Date(m.created_at).toLocaleTimeString()),
-      el("div", { class: "msg-body", innerHTML: m.body }), delivery));
+      el("div", { class: "msg-body" }, m.body), delivery));
     list.scrollTop = list.scrollHeight;
   }
 
