@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, request, send_from_directory
-from flask_socketio import SocketIO, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 
 from callyard.config import ChatConfig
 from callyard.errors import CallyardError
@@ -89,6 +89,7 @@ class ChatAdapter:
         app.register_blueprint(blueprint)
         socketio.on_event("connect", self._connect, namespace=NAMESPACE)
         socketio.on_event("message", self._message, namespace=NAMESPACE)
+        socketio.on_event("leave", self._leave, namespace=NAMESPACE)
 
     def _origin_allowed(self) -> bool:
         origin = request.headers.get("Origin")
@@ -150,6 +151,18 @@ class ChatAdapter:
                 "ok": False,
                 "error": {"error_id": "internal-error", "message": "not saved; please retry"},
             }
+
+    def _leave(self, _data: Any = None) -> dict[str, Any]:
+        """The visitor ended the chat: work nobody has taken yet is abandoned."""
+        visitor = request.environ.get("callyard.visitor")
+        if not visitor:
+            return {"ok": False, "error": {"error_id": "no-session", "message": "reconnect to the chat"}}
+        try:
+            with self._services.store.connection():
+                abandoned = self._services.interactions.customer_left(self.name, visitor)
+        except CallyardError as exc:
+            return {"ok": False, "error": exc.to_dict()}
+        return {"ok": True, "abandoned": abandoned is not None}
 
 
 def _for_visitor(message: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,7 @@
       .panel[hidden] { display: none; }
       header { background: #2f6f4e; color: #fff; padding: 12px 14px; font-weight: 600; display: flex; justify-content: space-between; }
       header button { background: none; border: none; color: #fff; font-size: 18px; cursor: pointer; }
+      header button.end { font-size: 12px; text-decoration: underline; }
       .status { font-size: 12px; color: #6b7785; padding: 4px 14px; }
       ol { list-style: none; margin: 0; padding: 10px 12px; flex: 1; overflow-y: auto; display: flex; flex-direction: column; gap: 6px; }
       li { max-width: 80%; padding: 7px 10px; border-radius: 12px; white-space: pre-wrap; word-wrap: break-word; }
@@ -58,7 +59,7 @@
     </style>
     <button class="launcher" part="launcher" aria-expanded="false">Chat with us</button>
     <section class="panel" hidden aria-label="Chat">
-      <header><span>How can we help?</span><button class="close" aria-label="Close chat">×</button></header>
+      <header><span>How can we help?</span><span><button class="end" title="End this chat">End chat</button><button class="close" aria-label="Close chat">×</button></span></header>
       <div class="status" role="status">Connecting…</div>
       <ol class="messages" aria-live="polite"></ol>
       <form><textarea name="text" placeholder="Type your message…" aria-label="Message"></textarea><button type="submit">Send</button></form>
@@ -94,16 +95,67 @@
   }
   function show(m) { if (!shown.has(m.id)) render(m); }
 
+  // -- sending ---------------------------------------------------------------------------------
+  // Messages wait in `pending` until the server acknowledges them as stored; they are (re)sent on
+  // every new session, so one typed before the connection is up, or during a reconnect, is not lost.
+  const pending = new Map();   // client_id -> {text, node}
+  let socket = null;
+  let ready = false;           // a session is established on the current connection
+
+  function newClientId() {
+    const raw = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
+    return raw.replace(/[^A-Za-z0-9_-]/g, "");
+  }
+
+  function send(clientId, p) {
+    socket.emit("message", { text: p.text, client_id: clientId }, (ack) => {
+      if (pending.get(clientId) !== p) return;   // already answered (a resend after reconnect)
+      pending.delete(clientId);
+      p.node.classList.remove("pending");
+      if (ack && ack.ok) {
+        if (shown.has(ack.message.id)) p.node.remove(); else render(ack.message, p.node);
+      } else {
+        p.node.classList.add("failed");
+        const err = document.createElement("span");
+        err.className = "err";
+        err.textContent = "Not sent: " + (ack ? ack.error.message : "no answer");
+        p.node.append(err);
+      }
+    });
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = box.value;
+    if (!text.trim()) return;
+    if (new TextEncoder().encode(text).length > MAX_BYTES) {
+      status.textContent = "That message is too long; please split it.";
+      return;
+    }
+    const clientId = newClientId();
+    const node = render({ direction: "in", body: text });
+    node.classList.add("pending");
+    const p = { text, node };
+    pending.set(clientId, p);
+    box.value = "";
+    if (ready) send(clientId, p);
+  });
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+  });
+  $(".end").addEventListener("click", () => {
+    if (ready) socket.emit("leave", {}, () => { status.textContent = "Chat ended. Write again any time."; });
+    setOpen(false);
+  });
+
   // -- connection -----------------------------------------------------------------------------
   withSocketIO((io) => {
-    const socket = io(base + "/chat", {
+    socket = io(base + "/chat", {
       transports: ["websocket", "polling"],
       auth: (cb) => cb({ token: load(TOKEN_KEY) }),
     });
-    const pending = new Map();   // client_id -> {text, node}: shown, not yet acknowledged
-
     socket.on("connect", () => { status.textContent = "Connected. We usually answer within minutes."; });
-    socket.on("disconnect", () => { status.textContent = "Reconnecting…"; });
+    socket.on("disconnect", () => { ready = false; status.textContent = "Reconnecting…"; });
     socket.on("connect_error", (err) => {
       status.textContent = "Cannot reach the chat right now; retrying…";
       if (err.data && err.data.error_id === "invalid-visitor-token") {
@@ -114,45 +166,9 @@
     socket.on("session", (data) => {
       store(TOKEN_KEY, data.token);
       for (const m of data.history) show(m);
-      for (const [clientId, p] of pending) send(clientId, p);   // resend what was not acknowledged
+      ready = true;
+      for (const [clientId, p] of pending) send(clientId, p);
     });
     socket.on("message", show);
-
-    function send(clientId, p) {
-      socket.emit("message", { text: p.text, client_id: clientId }, (ack) => {
-        if (pending.get(clientId) !== p) return;   // already answered (a resend after reconnect)
-        pending.delete(clientId);
-        p.node.classList.remove("pending");
-        if (ack && ack.ok) {
-          if (shown.has(ack.message.id)) p.node.remove(); else render(ack.message, p.node);
-        } else {
-          p.node.classList.add("failed");
-          const err = document.createElement("span");
-          err.className = "err";
-          err.textContent = "Not sent: " + (ack ? ack.error.message : "no answer");
-          p.node.append(err);
-        }
-      });
-    }
-
-    form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      const text = box.value;
-      if (!text.trim()) return;
-      if (new TextEncoder().encode(text).length > MAX_BYTES) {
-        status.textContent = "That message is too long; please split it.";
-        return;
-      }
-      const clientId = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/[^A-Za-z0-9_-]/g, "");
-      const node = render({ direction: "in", body: text });
-      node.classList.add("pending");
-      const p = { text, node };
-      pending.set(clientId, p);
-      box.value = "";
-      if (socket.connected) send(clientId, p);
-    });
-    box.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
-    });
   });
 })();
