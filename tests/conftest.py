@@ -111,3 +111,17 @@ def services(db_url, config, clock):  # noqa: ANN001, ANN201
     svc.queues.sync(config.queues)
     yield svc
     store.close()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():  # noqa: ANN201
+    """Fail a test that leaves a non-daemon thread running: it would hang or haunt later tests."""
+    before = set(threading.enumerate())
+    yield
+    leaked = []
+    for thread in set(threading.enumerate()) - before:
+        if not thread.daemon:
+            thread.join(timeout=5)
+            if thread.is_alive():
+                leaked.append(thread.name)
+    assert not leaked, f"threads left running: {leaked}"
