@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +133,18 @@ class Events:
             return [n for n, _ in self._items]
 
 
-def _client(namespace: str, events: Events) -> socketio.Client:
-    sio = socketio.Client(reconnection=False)
+def _client(namespace: str, events: Events, **options: Any) -> socketio.Client:
+    sio = socketio.Client(reconnection=False, **options)
     names = ("inbox", "offer", "offer_withdrawn", "interaction", "message", "presence", "delivery_failed",
              "logged_out", "session")
     for name in names:
         sio.on(name, (lambda n: lambda data=None: events.add(n, data))(name), namespace=namespace)
     return sio
+
+
+def _origin_options(origin: str | None) -> dict[str, Any]:
+    # websocket-client adds its own Origin header; with ours as well the server would get two.
+    return {"websocket_extra_options": {"suppress_origin": True}} if origin else {}
 
 
 def csrf_token(html: str) -> str:
@@ -187,11 +193,15 @@ class AgentClient:
 
 
 class Visitor:
-    def __init__(self, url: str, token: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, headers: dict[str, str] | None = None,
+                 origin: str | None = None) -> None:
+        """``origin`` replaces the Origin header the websocket client sends by default (this
+        site's own): a widget embedded in another site."""
         self.events = Events()
-        self.sio = _client("/chat", self.events)
+        self.sio = _client("/chat", self.events, **_origin_options(origin))
+        headers = {**(headers or {}), **({"Origin": origin} if origin else {})}
         self.sio.connect(url, namespaces=["/chat"], auth={"token": token} if token else {},
-                         transports=["websocket"], headers=headers or {}, wait_timeout=WAIT)
+                         transports=["websocket"], headers=headers, wait_timeout=WAIT)
         session = self.events.wait("session")
         self.token: str = session["token"]
         self.history: list[dict[str, Any]] = session["history"]
@@ -202,3 +212,30 @@ class Visitor:
 
     def close(self) -> None:
         self.sio.disconnect()
+
+
+def refusal(url: str, namespace: str, *, auth: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None, origin: str | None = None) -> dict[str, Any]:
+    """Connect to ``namespace`` expecting a refusal; what the server said about it
+    (``{"message": ..., "data": {"error_id": ...}}``). ``origin`` replaces the Origin header the
+    websocket client sends by default (this site's own, as a browser on our pages would)."""
+    said: list[Any] = []
+    sio = socketio.Client(reconnection=False, **_origin_options(origin))
+    sio.on("connect_error", lambda data=None: said.append(data), namespace=namespace)
+    all_headers = {**(headers or {}), **({"Origin": origin} if origin else {})}
+    try:
+        sio.connect(url, namespaces=[namespace], auth=auth, headers=all_headers, transports=["websocket"],
+                    wait_timeout=WAIT)
+    except socketio.exceptions.ConnectionError:
+        assert said, f"{namespace} refused the connection without saying why"
+        return said[-1]
+    sio.disconnect()
+    raise AssertionError(f"{namespace} accepted a connection it should refuse ({auth=}, {headers=}, {origin=})")
+
+
+def refusals(url: str, namespace: str, attempts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``refusal()`` for each named attempt (its keyword arguments), side by side: python-socketio's
+    websocket client spends ~3 s closing a refused connection, so one after the other adds up."""
+    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+        futures = {name: pool.submit(refusal, url, namespace, **kw) for name, kw in attempts.items()}
+        return {name: future.result(timeout=WAIT * 3) for name, future in futures.items()}

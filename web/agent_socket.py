@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import request
-from flask_socketio import SocketIO, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 
 from callyard.errors import CallyardError, InvalidInput, Unauthorized
 from callyard.models import Agent
@@ -37,9 +37,13 @@ def _same_origin() -> bool:
     return urlsplit(origin).netloc == request.host
 
 
+# The largest id a database column can hold; a bigger number made SQLite fail with an overflow.
+_MAX_ID = 2**63 - 1
+
+
 def _interaction_id(data: Any) -> int:
     value = data.get("interaction_id") if isinstance(data, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_ID:
         raise InvalidInput("interaction_id must be a positive integer", error_id="invalid-input")
     return value
 

@@ -24,7 +24,9 @@ class AgentUser(UserMixin):
     """The logged-in agent as Flask-Login sees them: just the id, the rest is read fresh."""
 
     def __init__(self, agent: Agent) -> None:
-        self.id = str(agent.id)
+        # What the session stores: the agent and their session epoch, so a logout (which
+        # raises the epoch) ends this session and every copy of its cookie.
+        self.id = f"{agent.id}:{agent.session_epoch}"
         self.agent_id = agent.id
         self.role = agent.role
         self.name = agent.name
@@ -58,10 +60,13 @@ def init(app: Flask, svc: Services, socketio: SocketIO) -> None:
 
     @manager.user_loader
     def load_user(user_id: str) -> AgentUser | None:
-        if not user_id.isdigit():
+        agent_id, _, epoch = user_id.partition(":")
+        if not agent_id.isdigit() or not epoch.isdigit():
             return None
-        agent = Agent.get_or_none(Agent.id == int(user_id))
-        return AgentUser(agent) if agent is not None and agent.enabled else None
+        agent = Agent.get_or_none(Agent.id == int(agent_id))
+        if agent is None or not agent.enabled or agent.session_epoch != int(epoch):
+            return None
+        return AgentUser(agent)
 
     @app.route("/login", methods=["GET", "POST"])
     def login():  # noqa: ANN202
@@ -86,6 +91,7 @@ def init(app: Flask, svc: Services, socketio: SocketIO) -> None:
         if form.validate_on_submit():
             agent_id = current_user.agent_id
             logout_user()
+            svc.agents.end_sessions(agent_id)
             # Sockets keep the session they connected with; end them too.
             disconnect_agent(socketio, agent_id)
         return redirect(url_for("login"))

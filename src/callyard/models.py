@@ -105,6 +105,9 @@ class Agent(BaseModel):
     # When the agent last became free for work; longest-idle routing sorts by it.
     idle_since = pw.DateTimeField()
     created_at = pw.DateTimeField()
+    # Part of every login session; raised at logout so that copies of an old session cookie
+    # (signed, kept by the browser) stop working.
+    session_epoch = pw.IntegerField(default=0)
 
 
 class AgentSkill(BaseModel):

@@ -65,25 +65,25 @@ def expected_indexes(model: type[pw.Model]) -> set[tuple[tuple[str, ...], bool]]
     return found
 
 
-def test_upgrade_on_an_empty_database_applies_version_1(store):
+def test_upgrade_on_an_empty_database_applies_every_version(store):
     assert store.version() == 0
     messages = []
-    assert store.upgrade(messages.append) == [1]
-    assert store.version() == migrations.head() == 1
-    assert messages == ["applying migration 0001 initial"]
+    assert store.upgrade(messages.append) == [1, 2]
+    assert store.version() == migrations.head() == 2
+    assert messages == ["applying migration 0001 initial", "applying migration 0002 agent_session_epoch"]
     with store.db.connection_context():
-        rows = store.db.execute_sql("SELECT version, name FROM schema_version").fetchall()
-    assert [tuple(r) for r in rows] == [(1, "initial")]
+        rows = store.db.execute_sql("SELECT version, name FROM schema_version ORDER BY version").fetchall()
+    assert [tuple(r) for r in rows] == [(1, "initial"), (2, "agent_session_epoch")]
 
 
 def test_upgrade_is_idempotent(store):
-    assert store.upgrade() == [1]
+    assert store.upgrade() == [1, 2]
     assert store.upgrade() == []
     assert store.upgrade() == []
-    assert store.version() == 1
+    assert store.version() == 2
     with store.db.connection_context():
         (count,) = store.db.execute_sql("SELECT COUNT(*) FROM schema_version").fetchone()
-    assert count == 1
+    assert count == 2
 
 
 def test_migrated_tables_are_exactly_the_models(store):

@@ -144,6 +144,11 @@ class AgentService:
         self._notifier.publish(events)
         return self.get(agent_id)
 
+    def end_sessions(self, agent_id: int) -> None:
+        """Invalidate every login session of this agent (logout): they carry an older epoch."""
+        with self._store.atomic():
+            Agent.update(session_epoch=Agent.session_epoch + 1).where(Agent.id == agent_id).execute()
+
     def set_password(self, agent_id: int, password: str) -> None:
         if len(password) < MIN_PASSWORD:
             raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters", error_id="weak-password")
