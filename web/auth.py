@@ -91,6 +91,8 @@ def init(app: Flask, svc: Services, socketio: SocketIO) -> None:
         if form.validate_on_submit():
             agent_id = current_user.agent_id
             logout_user()
+            # Nobody is there any more: no new offers, and pending ones go to someone else.
+            svc.agents.set_presence(agent_id, "offline")
             svc.agents.end_sessions(agent_id)
             # Sockets keep the session they connected with; end them too.
             disconnect_agent(socketio, agent_id)

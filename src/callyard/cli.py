@@ -209,7 +209,7 @@ def agent_passwd(obj: Context, login: str, password: str) -> None:
     services = obj.services()
     with services.store.connection():
         services.agents.set_password(services.agents.by_login(login).id, password)
-    click.echo(f"password of {login} changed")
+    click.echo(f"password of {login} changed; their open sessions have ended")
 
 
 @cli.group()

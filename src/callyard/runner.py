@@ -26,6 +26,20 @@ from .services import Services, build
 log = logging.getLogger(__name__)
 
 
+class WSGIHandler(pywsgi.WSGIHandler):
+    """gevent's handler, made to hang up after a websocket session.
+
+    simple-websocket works on a duplicate of the socket; when the session ends, the stock
+    handler would go on reading the original as if a new HTTP request followed, log the
+    client's closing frame as "Invalid HTTP method" and keep the client waiting for the close.
+    """
+
+    def handle_one_response(self) -> None:
+        super().handle_one_response()
+        if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            self.close_connection = True
+
+
 def load_adapters(config: Config, services: Services) -> list[Any]:
     adapters = []
     for entry in sorted(entry_points(group="callyard.channels"), key=lambda e: e.name):
@@ -83,7 +97,7 @@ class Core:
         access_log = pywsgi.LoggingLogAdapter(logging.getLogger("callyard.access"), logging.DEBUG)
         self._server = pywsgi.WSGIServer(
             (self.config.server.host, self.config.server.port), app, log=access_log,
-            error_log=logging.getLogger("callyard.web"),
+            error_log=logging.getLogger("callyard.web"), handler_class=WSGIHandler,
         )
         self._server.start()
         host, port = self._server.address[:2]

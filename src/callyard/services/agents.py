@@ -150,7 +150,10 @@ class AgentService:
             Agent.update(session_epoch=Agent.session_epoch + 1).where(Agent.id == agent_id).execute()
 
     def set_password(self, agent_id: int, password: str) -> None:
+        """A new password; sessions opened with the old one end (as after a leaked password)."""
         if len(password) < MIN_PASSWORD:
             raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters", error_id="weak-password")
         with self._store.atomic():
-            Agent.update(password_hash=generate_password_hash(password)).where(Agent.id == agent_id).execute()
+            Agent.update(
+                password_hash=generate_password_hash(password), session_epoch=Agent.session_epoch + 1
+            ).where(Agent.id == agent_id).execute()

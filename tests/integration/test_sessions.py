@@ -1,0 +1,51 @@
+"""Ending sessions: logout hands work back, a new password ends old sessions, sockets hang up cleanly."""
+
+from __future__ import annotations
+
+import requests
+from harness import PASSWORD, WAIT, AgentClient, Visitor, csrf_token, login
+
+
+def test_logout_sets_the_agent_offline_and_hands_back_their_offer(server):  # noqa: ANN001
+    anna = AgentClient(server.url, "anna")
+    anna.available()
+    visitor = Visitor(server.url)
+    visitor.send("anyone there?")
+    offer = anna.events.wait("offer")
+    bob = AgentClient(server.url, "bob")
+    bob.available()
+
+    page = anna.http.get(f"{server.url}/inbox", timeout=WAIT)
+    anna.http.post(f"{server.url}/logout", data={"csrf_token": csrf_token(page.text)}, timeout=WAIT)
+
+    assert bob.events.wait("offer")["id"] == offer["id"]
+    listing = server.cli("agent", "list").stdout
+    assert next(line for line in listing.splitlines() if line.startswith("anna")).split()[3] == "offline"
+    server.stop()
+
+
+def test_a_new_password_ends_sessions_opened_with_the_old_one(server):  # noqa: ANN001
+    http = login(server.url, "anna")
+    assert http.get(f"{server.url}/inbox", timeout=WAIT, allow_redirects=False).status_code == 200
+
+    server.cli("agent", "passwd", "anna", password="a brand new secret")
+
+    assert http.get(f"{server.url}/inbox", timeout=WAIT, allow_redirects=False).status_code == 302
+    fresh = requests.Session()
+    page = fresh.get(f"{server.url}/login", timeout=WAIT)
+    old = fresh.post(
+        f"{server.url}/login", data={"csrf_token": csrf_token(page.text), "login": "anna", "password": PASSWORD},
+        timeout=WAIT, allow_redirects=False,
+    )
+    assert old.status_code == 401
+    assert login(server.url, "anna", "a brand new secret").get(f"{server.url}/inbox", timeout=WAIT).ok
+    server.stop()
+
+
+def test_a_closed_websocket_is_hung_up_without_an_error(server):  # noqa: ANN001
+    # gevent's server used to read the client's closing frame as a new HTTP request.
+    for _ in range(3):
+        Visitor(server.url).close()
+    server.stop()
+    problems = [line for line in server.output if "Invalid HTTP method" in line or " ERROR " in line]
+    assert not problems, problems
