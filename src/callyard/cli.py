@@ -155,7 +155,7 @@ def db_status(obj: Context) -> None:
 
 @cli.group()
 def agent() -> None:
-    """Agents: add, list, set passwords."""
+    """Agents: add, list, set passwords, disable and enable."""
 
 
 @agent.command("add")
@@ -210,6 +210,30 @@ def agent_passwd(obj: Context, login: str, password: str) -> None:
     with services.store.connection():
         services.agents.set_password(services.agents.by_login(login).id, password)
     click.echo(f"password of {login} changed; their open sessions have ended")
+
+
+@agent.command("disable")
+@click.argument("login")
+@click.pass_obj
+@_fail_cleanly
+def agent_disable(obj: Context, login: str) -> None:
+    """Disable an agent: no login, sessions end, pending offers go to others."""
+    services = obj.services()
+    with services.store.connection():
+        services.agents.set_enabled(services.agents.by_login(login).id, False)
+    click.echo(f"agent {login} disabled")
+
+
+@agent.command("enable")
+@click.argument("login")
+@click.pass_obj
+@_fail_cleanly
+def agent_enable(obj: Context, login: str) -> None:
+    """Enable a disabled agent again."""
+    services = obj.services()
+    with services.store.connection():
+        services.agents.set_enabled(services.agents.by_login(login).id, True)
+    click.echo(f"agent {login} enabled")
 
 
 @cli.group()

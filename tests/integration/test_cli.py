@@ -21,6 +21,8 @@ COMMANDS = [
     ("agent", "add"),
     ("agent", "list"),
     ("agent", "passwd"),
+    ("agent", "disable"),
+    ("agent", "enable"),
     ("queue",),
     ("queue", "add"),
     ("queue", "list"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import requests
-from harness import PASSWORD, WAIT, AgentClient, Visitor, csrf_token, login
+from harness import PASSWORD, WAIT, AgentClient, Visitor, csrf_token, login, refusals
 
 
 def test_logout_sets_the_agent_offline_and_hands_back_their_offer(server):  # noqa: ANN001
@@ -49,3 +49,37 @@ def test_a_closed_websocket_is_hung_up_without_an_error(server):  # noqa: ANN001
     server.stop()
     problems = [line for line in server.output if "Invalid HTTP method" in line or " ERROR " in line]
     assert not problems, problems
+
+
+def test_a_disabled_agent_is_shut_out_and_their_offer_moves_on(server):  # noqa: ANN001
+    anna = AgentClient(server.url, "anna")
+    anna.available()
+    Visitor(server.url).send("hello?")
+    offer = anna.events.wait("offer")
+    bob = AgentClient(server.url, "bob")
+    bob.available()
+
+    server.cli("agent", "disable", "anna")
+
+    assert bob.events.wait("offer")["id"] == offer["id"]
+    # Her open socket can do nothing more, her cookie is dead, and she cannot log in again.
+    assert anna.call("accept", {"interaction_id": offer["id"]})["error"]["error_id"] == "not-logged-in"
+    assert anna.http.get(f"{server.url}/inbox", timeout=WAIT, allow_redirects=False).status_code == 302
+    page = requests.Session()
+    form = page.get(f"{server.url}/login", timeout=WAIT)
+    refused = page.post(
+        f"{server.url}/login", data={"csrf_token": csrf_token(form.text), "login": "anna", "password": PASSWORD},
+        timeout=WAIT, allow_redirects=False,
+    )
+    assert refused.status_code == 401
+
+    server.cli("agent", "enable", "anna")
+    assert login(server.url, "anna").get(f"{server.url}/inbox", timeout=WAIT).ok
+    server.stop()
+
+
+def test_a_visitor_token_does_not_open_the_agent_namespace(server):  # noqa: ANN001
+    token = Visitor(server.url).token
+    said = refusals(server.url, "/agent", {"visitor token as auth": {"auth": {"token": token}}})
+    assert said["visitor token as auth"]["data"]["error_id"] == "not-logged-in"
+    server.stop()

@@ -144,6 +144,18 @@ class AgentService:
         self._notifier.publish(events)
         return self.get(agent_id)
 
+    def set_enabled(self, agent_id: int, enabled: bool) -> Agent:
+        """Disable (someone left the team) or enable an account. A disabled agent cannot log in,
+        their sessions end at once, and their pending offers go to someone else."""
+        if not enabled:
+            self.set_presence(agent_id, "offline")
+        with self._store.atomic():
+            self.get(agent_id)
+            Agent.update(enabled=enabled, session_epoch=Agent.session_epoch + 1).where(
+                Agent.id == agent_id
+            ).execute()
+        return self.get(agent_id)
+
     def end_sessions(self, agent_id: int) -> None:
         """Invalidate every login session of this agent (logout): they carry an older epoch."""
         with self._store.atomic():
