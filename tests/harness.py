@@ -43,13 +43,19 @@ class Server:
         self.url = ""
         self.output: list[str] = []
 
-    def cli(self, *args: str, password: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, password: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         env = dict(self.env)
         if password is not None:
             env["CALLYARD_AGENT_PASSWORD"] = password
         result = subprocess.run(
-            [sys.executable, "-m", "callyard", *args], env=env, cwd=self.workdir, capture_output=True,
-            text=True, timeout=60,
+            [sys.executable, "-m", "callyard", *args],
+            env=env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"callyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -57,8 +63,12 @@ class Server:
 
     def start(self) -> Server:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "callyard", "run", "--port", "0"], env=self.env, cwd=self.workdir,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "callyard", "run", "--port", "0"],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         found: queue.Queue[str] = queue.Queue()
 
@@ -135,8 +145,17 @@ class Events:
 
 def _client(namespace: str, events: Events, **options: Any) -> socketio.Client:
     sio = socketio.Client(reconnection=False, **options)
-    names = ("inbox", "offer", "offer_withdrawn", "interaction", "message", "presence", "delivery_failed",
-             "logged_out", "session")
+    names = (
+        "inbox",
+        "offer",
+        "offer_withdrawn",
+        "interaction",
+        "message",
+        "presence",
+        "delivery_failed",
+        "logged_out",
+        "session",
+    )
     for name in names:
         sio.on(name, (lambda n: lambda data=None: events.add(n, data))(name), namespace=namespace)
     return sio
@@ -157,8 +176,10 @@ def login(url: str, user: str, password: str = PASSWORD) -> requests.Session:
     http = requests.Session()
     page = http.get(f"{url}/login", timeout=WAIT)
     response = http.post(
-        f"{url}/login", data={"csrf_token": csrf_token(page.text), "login": user, "password": password},
-        timeout=WAIT, allow_redirects=False,
+        f"{url}/login",
+        data={"csrf_token": csrf_token(page.text), "login": user, "password": password},
+        timeout=WAIT,
+        allow_redirects=False,
     )
     assert response.status_code == 302, f"login failed: {response.status_code}"
     return http
@@ -173,7 +194,9 @@ class AgentClient:
         # The same User-Agent as the login: Flask-Login's strong session protection ties the
         # session to it, as a browser's page and its websocket share one.
         headers = {"Cookie": cookie, "User-Agent": self.http.headers["User-Agent"]}
-        self.sio.connect(url, namespaces=["/agent"], headers=headers, transports=["websocket"], wait_timeout=WAIT)
+        self.sio.connect(
+            url, namespaces=["/agent"], headers=headers, transports=["websocket"], wait_timeout=WAIT
+        )
         self.inbox = self.events.wait("inbox")
         self.id = self.inbox["agent"]["id"]
 
@@ -193,15 +216,26 @@ class AgentClient:
 
 
 class Visitor:
-    def __init__(self, url: str, token: str | None = None, headers: dict[str, str] | None = None,
-                 origin: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        origin: str | None = None,
+    ) -> None:
         """``origin`` replaces the Origin header the websocket client sends by default (this
         site's own): a widget embedded in another site."""
         self.events = Events()
         self.sio = _client("/chat", self.events, **_origin_options(origin))
         headers = {**(headers or {}), **({"Origin": origin} if origin else {})}
-        self.sio.connect(url, namespaces=["/chat"], auth={"token": token} if token else {},
-                         transports=["websocket"], headers=headers, wait_timeout=WAIT)
+        self.sio.connect(
+            url,
+            namespaces=["/chat"],
+            auth={"token": token} if token else {},
+            transports=["websocket"],
+            headers=headers,
+            wait_timeout=WAIT,
+        )
         session = self.events.wait("session")
         self.token: str = session["token"]
         self.history: list[dict[str, Any]] = session["history"]
@@ -214,8 +248,14 @@ class Visitor:
         self.sio.disconnect()
 
 
-def refusal(url: str, namespace: str, *, auth: dict[str, Any] | None = None,
-            headers: dict[str, str] | None = None, origin: str | None = None) -> dict[str, Any]:
+def refusal(
+    url: str,
+    namespace: str,
+    *,
+    auth: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    origin: str | None = None,
+) -> dict[str, Any]:
     """Connect to ``namespace`` expecting a refusal; what the server said about it
     (``{"message": ..., "data": {"error_id": ...}}``). ``origin`` replaces the Origin header the
     websocket client sends by default (this site's own, as a browser on our pages would)."""
@@ -224,13 +264,21 @@ def refusal(url: str, namespace: str, *, auth: dict[str, Any] | None = None,
     sio.on("connect_error", lambda data=None: said.append(data), namespace=namespace)
     all_headers = {**(headers or {}), **({"Origin": origin} if origin else {})}
     try:
-        sio.connect(url, namespaces=[namespace], auth=auth, headers=all_headers, transports=["websocket"],
-                    wait_timeout=WAIT)
+        sio.connect(
+            url,
+            namespaces=[namespace],
+            auth=auth,
+            headers=all_headers,
+            transports=["websocket"],
+            wait_timeout=WAIT,
+        )
     except socketio.exceptions.ConnectionError:
         assert said, f"{namespace} refused the connection without saying why"
         return said[-1]
     sio.disconnect()
-    raise AssertionError(f"{namespace} accepted a connection it should refuse ({auth=}, {headers=}, {origin=})")
+    raise AssertionError(
+        f"{namespace} accepted a connection it should refuse ({auth=}, {headers=}, {origin=})"
+    )
 
 
 def refusals(url: str, namespace: str, attempts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -64,7 +64,11 @@ def _pairs(values: tuple[str, ...], sep: str, what: str) -> dict[str, int]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
-    "--config", "config_path", envvar="CALLYARD_CONFIG", default=DEFAULT_CONFIG, show_default=True,
+    "--config",
+    "config_path",
+    envvar="CALLYARD_CONFIG",
+    default=DEFAULT_CONFIG,
+    show_default=True,
     help="Configuration file (also CALLYARD_CONFIG).",
 )
 @click.version_option(package_name="callyard")
@@ -103,7 +107,9 @@ def run(obj: Context, host: str | None, port: int | None) -> None:
 
 
 @cli.command()
-@click.option("--force", is_flag=True, help="Overwrite an existing config file (a new secret key logs everyone out).")
+@click.option(
+    "--force", is_flag=True, help="Overwrite an existing config file (a new secret key logs everyone out)."
+)
 @click.pass_obj
 @_fail_cleanly
 def init(obj: Context, force: bool) -> None:
@@ -161,22 +167,48 @@ def agent() -> None:
 @agent.command("add")
 @click.argument("login")
 @click.option("--name", help="Display name (default: the login).")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              envvar="CALLYARD_AGENT_PASSWORD", help="Password (prompted; or CALLYARD_AGENT_PASSWORD).")
-@click.option("--role", type=click.Choice(["agent", "supervisor", "admin"]), default="agent", show_default=True)
-@click.option("--skill", "skills", multiple=True, metavar="NAME:LEVEL", help="A skill, level 1-10. Repeatable.")
-@click.option("--capacity", "capacity", multiple=True, metavar="CHANNEL=N",
-              help="Most interactions at once on a channel. Repeatable.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="CALLYARD_AGENT_PASSWORD",
+    help="Password (prompted; or CALLYARD_AGENT_PASSWORD).",
+)
+@click.option(
+    "--role", type=click.Choice(["agent", "supervisor", "admin"]), default="agent", show_default=True
+)
+@click.option(
+    "--skill", "skills", multiple=True, metavar="NAME:LEVEL", help="A skill, level 1-10. Repeatable."
+)
+@click.option(
+    "--capacity",
+    "capacity",
+    multiple=True,
+    metavar="CHANNEL=N",
+    help="Most interactions at once on a channel. Repeatable.",
+)
 @click.pass_obj
 @_fail_cleanly
-def agent_add(obj: Context, login: str, name: str | None, password: str, role: str,
-              skills: tuple[str, ...], capacity: tuple[str, ...]) -> None:
+def agent_add(
+    obj: Context,
+    login: str,
+    name: str | None,
+    password: str,
+    role: str,
+    skills: tuple[str, ...],
+    capacity: tuple[str, ...],
+) -> None:
     """Add an agent."""
     services = obj.services()
     with services.store.connection():
         created = services.agents.add(
-            login, name or login, password, role=role,
-            skills=_pairs(skills, ":", "NAME:LEVEL"), capacity=_pairs(capacity, "=", "CHANNEL=N"),
+            login,
+            name or login,
+            password,
+            role=role,
+            skills=_pairs(skills, ":", "NAME:LEVEL"),
+            capacity=_pairs(capacity, "=", "CHANNEL=N"),
         )
     click.echo(f"agent {created.login} added (id {created.id})")
 
@@ -200,8 +232,14 @@ def agent_list(obj: Context) -> None:
 
 @agent.command("passwd")
 @click.argument("login")
-@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True,
-              envvar="CALLYARD_AGENT_PASSWORD", help="New password (prompted; or CALLYARD_AGENT_PASSWORD).")
+@click.option(
+    "--password",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="CALLYARD_AGENT_PASSWORD",
+    help="New password (prompted; or CALLYARD_AGENT_PASSWORD).",
+)
 @click.pass_obj
 @_fail_cleanly
 def agent_passwd(obj: Context, login: str, password: str) -> None:
@@ -245,17 +283,30 @@ def queue() -> None:
 @click.argument("name")
 @click.option("--strategy", default="longest-idle", show_default=True, help="How the agent is picked.")
 @click.option("--priority", type=int, default=0, show_default=True, help="Higher is served first.")
-@click.option("--skill", "skills", multiple=True, metavar="NAME:LEVEL", help="A required skill and minimum level.")
-@click.option("--wrap-up", "wrap_up", type=click.IntRange(0), default=0, show_default=True,
-              help="Seconds of wrap-up after each interaction (0: until the agent is done).")
+@click.option(
+    "--skill", "skills", multiple=True, metavar="NAME:LEVEL", help="A required skill and minimum level."
+)
+@click.option(
+    "--wrap-up",
+    "wrap_up",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Seconds of wrap-up after each interaction (0: until the agent is done).",
+)
 @click.pass_obj
 @_fail_cleanly
-def queue_add(obj: Context, name: str, strategy: str, priority: int, skills: tuple[str, ...], wrap_up: int) -> None:
+def queue_add(
+    obj: Context, name: str, strategy: str, priority: int, skills: tuple[str, ...], wrap_up: int
+) -> None:
     """Add a queue (queues in the config file are added at start)."""
     services = obj.services()
     with services.store.connection():
         services.queues.add(
-            name, strategy=strategy, priority=priority, skills=_pairs(skills, ":", "NAME:LEVEL"),
+            name,
+            strategy=strategy,
+            priority=priority,
+            skills=_pairs(skills, ":", "NAME:LEVEL"),
             wrap_up_seconds=wrap_up,
         )
     click.echo(f"queue {name} added")

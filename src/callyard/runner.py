@@ -87,7 +87,9 @@ class Core:
         wake_router, wake_outbox = threading.Event(), threading.Event()
         services.bus.subscribe(
             lambda _e: wake_router.set(),
-            ev.InteractionQueued, ev.AgentPresenceChanged, ev.InteractionClosed,
+            ev.InteractionQueued,
+            ev.AgentPresenceChanged,
+            ev.InteractionClosed,
         )
         services.bus.subscribe(lambda _e: wake_outbox.set(), ev.OutboxItemAdded)
         self._greenlets = [
@@ -96,8 +98,11 @@ class Core:
         ]
         access_log = pywsgi.LoggingLogAdapter(logging.getLogger("callyard.access"), logging.DEBUG)
         self._server = pywsgi.WSGIServer(
-            (self.config.server.host, self.config.server.port), app, log=access_log,
-            error_log=logging.getLogger("callyard.web"), handler_class=WSGIHandler,
+            (self.config.server.host, self.config.server.port),
+            app,
+            log=access_log,
+            error_log=logging.getLogger("callyard.web"),
+            handler_class=WSGIHandler,
         )
         self._server.start()
         host, port = self._server.address[:2]

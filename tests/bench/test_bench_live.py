@@ -39,7 +39,9 @@ def test_bench_live_chat(tmp_path, db_url):  # noqa: ANN001
         total = time.perf_counter() - start_all
         summary(f"live chat ack (committed) on {kind}", acks, total, unit="messages")
         summary(f"live chat first message to agent offer on {kind}", offers, unit="offers")
-        print(f"BENCH server RSS after {len(visitors)} visitors, {len(acks)} messages: {_rss_kib(server.proc.pid) / 1024:.1f} MiB")
+        print(
+            f"BENCH server RSS after {len(visitors)} visitors, {len(acks)} messages: {_rss_kib(server.proc.pid) / 1024:.1f} MiB"
+        )
         for visitor in visitors:
             visitor.close()
         anna.close()

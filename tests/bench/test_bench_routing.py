@@ -17,18 +17,26 @@ def _snapshot(agents: int, items: int, seed: int = 7) -> tuple[list[AgentState],
     skills = ["support", "sales", "billing", "fr", "de"]
     agent_list = [
         AgentState(
-            id=i, name=f"a{i}", presence=rnd.choice(["available"] * 4 + ["break", "offline"]),
+            id=i,
+            name=f"a{i}",
+            presence=rnd.choice(["available"] * 4 + ["break", "offline"]),
             skills={s: rnd.randint(1, 10) for s in rnd.sample(skills, 3)},
-            capacity={"chat": 3, "email": 5}, load={"chat": rnd.randint(0, 2)},
+            capacity={"chat": 3, "email": 5},
+            load={"chat": rnd.randint(0, 2)},
             idle_since=NOW - dt.timedelta(seconds=rnd.randint(0, 3600)),
         )
         for i in range(agents)
     ]
     item_list = [
         WorkItem(
-            id=i, channel=rnd.choice(["chat", "email"]), queue="q", strategy="longest-idle",
-            required_skills={rnd.choice(skills): rnd.randint(1, 5)}, queue_priority=rnd.randint(0, 2),
-            priority=rnd.randint(0, 1), waiting_since=NOW - dt.timedelta(seconds=rnd.randint(0, 600)),
+            id=i,
+            channel=rnd.choice(["chat", "email"]),
+            queue="q",
+            strategy="longest-idle",
+            required_skills={rnd.choice(skills): rnd.randint(1, 5)},
+            queue_priority=rnd.randint(0, 2),
+            priority=rnd.randint(0, 1),
+            waiting_since=NOW - dt.timedelta(seconds=rnd.randint(0, 600)),
         )
         for i in range(items)
     ]
@@ -44,4 +52,6 @@ def test_bench_plan_rounds():
             decisions = plan(item_list, agent_list, NOW)
             durations.append(time.perf_counter() - start)
         assigned = sum(d.agent_id is not None for d in decisions)
-        summary(f"routing.plan {agents} agents x {items} items ({assigned} assigned)", durations, unit="rounds")
+        summary(
+            f"routing.plan {agents} agents x {items} items ({assigned} assigned)", durations, unit="rounds"
+        )

@@ -35,7 +35,9 @@ def test_visitor_message_is_offered_accepted_and_answered_live(server):  # noqa:
     visitor.close()
     again = Visitor(server.url, token=visitor.token)
     assert [m["body"] for m in again.history] == [
-        "Hello, my spade broke", "Sorry to hear! Which model?", "The big one",
+        "Hello, my spade broke",
+        "Sorry to hear! Which model?",
+        "The big one",
     ]
     again.close()
     anna.close()

@@ -34,8 +34,10 @@ def test_a_new_password_ends_sessions_opened_with_the_old_one(server):  # noqa: 
     fresh = requests.Session()
     page = fresh.get(f"{server.url}/login", timeout=WAIT)
     old = fresh.post(
-        f"{server.url}/login", data={"csrf_token": csrf_token(page.text), "login": "anna", "password": PASSWORD},
-        timeout=WAIT, allow_redirects=False,
+        f"{server.url}/login",
+        data={"csrf_token": csrf_token(page.text), "login": "anna", "password": PASSWORD},
+        timeout=WAIT,
+        allow_redirects=False,
     )
     assert old.status_code == 401
     assert login(server.url, "anna", "a brand new secret").get(f"{server.url}/inbox", timeout=WAIT).ok
@@ -68,8 +70,10 @@ def test_a_disabled_agent_is_shut_out_and_their_offer_moves_on(server):  # noqa:
     page = requests.Session()
     form = page.get(f"{server.url}/login", timeout=WAIT)
     refused = page.post(
-        f"{server.url}/login", data={"csrf_token": csrf_token(form.text), "login": "anna", "password": PASSWORD},
-        timeout=WAIT, allow_redirects=False,
+        f"{server.url}/login",
+        data={"csrf_token": csrf_token(form.text), "login": "anna", "password": PASSWORD},
+        timeout=WAIT,
+        allow_redirects=False,
     )
     assert refused.status_code == 401
 

@@ -8,7 +8,11 @@ from callyard.models import Interaction, Offer
 
 def _ingest(services, visitor="v1", text="hello"):  # noqa: ANN001, ANN202
     return services.interactions.ingest(
-        channel="chat", identity=("chat_visitor", visitor), body=text, queue="support", thread_key=visitor,
+        channel="chat",
+        identity=("chat_visitor", visitor),
+        body=text,
+        queue="support",
+        thread_key=visitor,
     )
 
 

@@ -101,7 +101,7 @@ def test_relative_sqlite_url_is_resolved_against_the_config_file(tmp_path):
 
 
 def test_env_overrides_nested_keys_with_double_underscore(tmp_path):
-    path = write(tmp_path, "[server]\nport = 9000\nhost = \"10.1.2.3\"\n")
+    path = write(tmp_path, '[server]\nport = 9000\nhost = "10.1.2.3"\n')
     cfg = config.load(
         path,
         env={

@@ -115,7 +115,9 @@ def test_migrated_indexes_and_foreign_keys_equal_the_model(store, model):
         foreign_keys = store.db.get_foreign_keys(table)
     pk = model._meta.primary_key.column_name
     actual_indexes = {
-        (tuple(i.columns), i.unique) for i in indexes if tuple(i.columns) != (pk,)  # PostgreSQL lists the pkey
+        (tuple(i.columns), i.unique)
+        for i in indexes
+        if tuple(i.columns) != (pk,)  # PostgreSQL lists the pkey
     }
     assert actual_indexes == expected_indexes(model)
     actual_fks = {(fk.column, fk.dest_table, fk.dest_column) for fk in foreign_keys}

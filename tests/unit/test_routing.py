@@ -18,26 +18,47 @@ def ago(seconds: int) -> dt.datetime:
 
 
 def agent(
-    id: int, *, presence: str = "available", skills: dict[str, int] | None = None,
-    capacity: dict[str, int] | None = None, load: dict[str, int] | None = None, idle: int = 0,
+    id: int,
+    *,
+    presence: str = "available",
+    skills: dict[str, int] | None = None,
+    capacity: dict[str, int] | None = None,
+    load: dict[str, int] | None = None,
+    idle: int = 0,
     name: str | None = None,
 ) -> AgentState:
     return AgentState(
-        id=id, name=name or f"agent{id}", presence=presence,
+        id=id,
+        name=name or f"agent{id}",
+        presence=presence,
         skills={"support": 5} if skills is None else skills,
         capacity={"chat": 3} if capacity is None else capacity,
-        load=load or {}, idle_since=ago(idle),
+        load=load or {},
+        idle_since=ago(idle),
     )
 
 
 def item(
-    id: int, *, channel: str = "chat", queue: str = "support", skills: dict[str, int] | None = None,
-    queue_priority: int = 0, priority: int = 0, waited: int = 0, tried: frozenset[int] = frozenset(),
+    id: int,
+    *,
+    channel: str = "chat",
+    queue: str = "support",
+    skills: dict[str, int] | None = None,
+    queue_priority: int = 0,
+    priority: int = 0,
+    waited: int = 0,
+    tried: frozenset[int] = frozenset(),
 ) -> WorkItem:
     return WorkItem(
-        id=id, channel=channel, queue=queue, strategy="longest-idle",
+        id=id,
+        channel=channel,
+        queue=queue,
+        strategy="longest-idle",
         required_skills={"support": 1} if skills is None else skills,
-        queue_priority=queue_priority, priority=priority, waiting_since=ago(waited), tried_agents=tried,
+        queue_priority=queue_priority,
+        priority=priority,
+        waiting_since=ago(waited),
+        tried_agents=tried,
     )
 
 
@@ -153,8 +174,11 @@ def test_longest_idle_agent_first():
 
 
 def test_successive_items_go_to_agents_in_idle_order():
-    agents = [agent(1, idle=10, capacity={"chat": 1}), agent(2, idle=300, capacity={"chat": 1}),
-              agent(3, idle=60, capacity={"chat": 1})]
+    agents = [
+        agent(1, idle=10, capacity={"chat": 1}),
+        agent(2, idle=300, capacity={"chat": 1}),
+        agent(3, idle=60, capacity={"chat": 1}),
+    ]
     decisions = plan([item(1, waited=3), item(2, waited=2), item(3, waited=1)], agents, NOW)
     assert [d.agent_id for d in decisions] == [2, 3, 1]
 
@@ -180,7 +204,10 @@ def test_tried_agent_still_gets_it_when_nobody_else_can():
 
 
 def test_higher_queue_priority_first():
-    items = [item(1, queue="low", queue_priority=0, priority=9, waited=999), item(2, queue="vip", queue_priority=5)]
+    items = [
+        item(1, queue="low", queue_priority=0, priority=9, waited=999),
+        item(2, queue="vip", queue_priority=5),
+    ]
     decisions = plan(items, [agent(1, capacity={"chat": 1})], NOW)
     assert [d.item_id for d in decisions] == [2, 1]
     assert assigned(decisions) == {2: 1, 1: None}
@@ -240,8 +267,14 @@ def test_no_agents_every_item_waits():
 
 def test_unknown_strategy_is_an_error_naming_the_queue():
     bad = WorkItem(
-        id=1, channel="chat", queue="sales", strategy="round-robin", required_skills={},
-        queue_priority=0, priority=0, waiting_since=NOW,
+        id=1,
+        channel="chat",
+        queue="sales",
+        strategy="round-robin",
+        required_skills={},
+        queue_priority=0,
+        priority=0,
+        waiting_since=NOW,
     )
     with pytest.raises(ValueError, match="sales"):
         plan([bad], [agent(1)], NOW)
@@ -266,7 +299,8 @@ def snapshots(draw: st.DrawFn) -> tuple[list[WorkItem], list[AgentState]]:
     n_agents = draw(st.integers(0, 6))
     agents = [
         AgentState(
-            id=i, name=f"a{i}",
+            id=i,
+            name=f"a{i}",
             presence=draw(st.sampled_from(("available", "available", "break", "offline"))),
             skills=draw(skill_maps),
             capacity=(cap := draw(st.dictionaries(st.sampled_from(CHANNELS), st.integers(0, 3)))),
@@ -278,9 +312,14 @@ def snapshots(draw: st.DrawFn) -> tuple[list[WorkItem], list[AgentState]]:
     n_items = draw(st.integers(0, 12))
     items = [
         WorkItem(
-            id=i, channel=draw(st.sampled_from(CHANNELS)), queue="q", strategy="longest-idle",
-            required_skills=draw(skill_maps), queue_priority=draw(st.integers(0, 2)),
-            priority=draw(st.integers(0, 2)), waiting_since=ago(draw(st.integers(0, 600))),
+            id=i,
+            channel=draw(st.sampled_from(CHANNELS)),
+            queue="q",
+            strategy="longest-idle",
+            required_skills=draw(skill_maps),
+            queue_priority=draw(st.integers(0, 2)),
+            priority=draw(st.integers(0, 2)),
+            waiting_since=ago(draw(st.integers(0, 600))),
             tried_agents=frozenset(draw(st.sets(st.integers(1, max(n_agents, 1)), max_size=2))),
         )
         for i in range(1, n_items + 1)

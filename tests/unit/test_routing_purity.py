@@ -13,9 +13,18 @@ import textwrap
 
 FORBIDDEN = (
     # the frameworks and drivers the rest of Callyard runs on
-    "gevent", "peewee", "flask", "psycopg2", "flask_socketio", "psycogreen", "werkzeug",
+    "gevent",
+    "peewee",
+    "flask",
+    "psycopg2",
+    "flask_socketio",
+    "psycogreen",
+    "werkzeug",
     # standard-library I/O
-    "socket", "ssl", "sqlite3", "asyncio",
+    "socket",
+    "ssl",
+    "sqlite3",
+    "asyncio",
 )
 
 # Imports every module of callyard.routing, then reports what is in sys.modules.
@@ -37,7 +46,10 @@ def probe(extra: str = "") -> tuple[list[str], list[str]]:
     """(the routing modules imported, the offending modules found in sys.modules)."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(extra=extra)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -46,8 +58,10 @@ def probe(extra: str = "") -> tuple[list[str], list[str]]:
         top = name.split(".", 1)[0]
         if top in FORBIDDEN:
             offenders.append(name)
-        elif top == "callyard" and name != "callyard" and not (
-            name == "callyard.routing" or name.startswith("callyard.routing.")
+        elif (
+            top == "callyard"
+            and name != "callyard"
+            and not (name == "callyard.routing" or name.startswith("callyard.routing."))
         ):
             # the kernel, callyard.channels, callyard.web, ...: routing may import none of them
             offenders.append(name)
@@ -58,8 +72,12 @@ def test_routing_imports_nothing_but_itself_and_the_standard_library():
     imported, offenders = probe()
     assert offenders == [], f"callyard.routing must stay pure, but importing it loaded {offenders}"
     # every module was really imported (an empty walk would pass the check vacuously)
-    assert {"callyard.routing.model", "callyard.routing.plan", "callyard.routing.eligibility",
-            "callyard.routing.strategies"} <= set(imported)
+    assert {
+        "callyard.routing.model",
+        "callyard.routing.plan",
+        "callyard.routing.eligibility",
+        "callyard.routing.strategies",
+    } <= set(imported)
 
 
 def test_the_probe_notices_forbidden_imports():

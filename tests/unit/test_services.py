@@ -48,7 +48,8 @@ def cheap_password_hashing(monkeypatch):  # noqa: ANN001, ANN201
     check_password_hash reads the method from the stored hash, so authentication is unchanged.
     """
     monkeypatch.setattr(
-        agents_module, "generate_password_hash",
+        agents_module,
+        "generate_password_hash",
         functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
     )
 
@@ -94,7 +95,9 @@ def offers(interaction_id: int) -> list[tuple[int, str]]:
 
 def decisions(interaction_id: int) -> list[RoutingDecision]:
     return list(
-        RoutingDecision.select().where(RoutingDecision.interaction == interaction_id).order_by(RoutingDecision.id)
+        RoutingDecision.select()
+        .where(RoutingDecision.interaction == interaction_id)
+        .order_by(RoutingDecision.id)
     )
 
 
@@ -132,7 +135,10 @@ def test_ingest_creates_a_contact_and_a_queued_interaction(services, clock, publ
     assert Contact.get_by_id(created.contact_id).name == "Ada"
     message = Message.get_by_id(result.message_id)
     assert (message.interaction_id, message.direction, message.body, message.external_id) == (
-        created.id, "in", "hello there", "v1:1",
+        created.id,
+        "in",
+        "hello there",
+        "v1:1",
     )
     history = [(s.from_state, s.to_state) for s in StateChange.select().order_by(StateChange.id)]
     assert history == [(None, "new"), ("new", "queued")]
@@ -173,7 +179,10 @@ def test_a_second_message_from_the_same_thread_joins_the_open_interaction(servic
     assert second.interaction_id == first.interaction_id
     assert Interaction.select().count() == 1
     assert Contact.select().count() == 1
-    bodies = [m.body for m in Message.select().where(Message.interaction == first.interaction_id).order_by(Message.id)]
+    bodies = [
+        m.body
+        for m in Message.select().where(Message.interaction == first.interaction_id).order_by(Message.id)
+    ]
     assert bodies == ["hello", "are you there?"]
     # another visitor is another interaction and another contact
     other = ingest(services, thread="v2")
@@ -243,7 +252,9 @@ def test_routing_offers_to_an_available_skilled_agent_and_records_why(services, 
     assert recorded.agent_id == anna.id
     assert recorded.strategy == "longest-idle"
     assert "Anna" in recorded.reason
-    assert recorded.candidates == [{"agent_id": anna.id, "name": "Anna", "eligible": True, "reason": "eligible"}]
+    assert recorded.candidates == [
+        {"agent_id": anna.id, "name": "Anna", "eligible": True, "reason": "eligible"}
+    ]
     assert published == [ev.InteractionOffered(current.id, anna.id, offer.id, offer.expires_at)]
 
 
@@ -465,7 +476,10 @@ def test_reply_stores_the_message_and_an_outbox_item(services, clock, published)
     message = services.interactions.reply(anna.id, interaction_id, "hi, how can I help?")
     stored = Message.get_by_id(message.id)
     assert (stored.direction, stored.agent_id, stored.body, stored.channel) == (
-        "out", anna.id, "hi, how can I help?", "chat",
+        "out",
+        anna.id,
+        "hi, how can I help?",
+        "chat",
     )
     (item,) = OutboxItem.select()
     assert (item.message_id, item.channel, item.state, item.attempts) == (message.id, "chat", "pending", 0)
@@ -626,14 +640,20 @@ def test_wrap_up_ends_by_itself_after_the_queue_wrap_up_time(services, clock):
 
 
 @pytest.mark.parametrize(("presence", "reason"), [("break", "lunch"), ("offline", "")])
-def test_leaving_available_withdraws_pending_offers_and_requeues(services, clock, published, presence, reason):
+def test_leaving_available_withdraws_pending_offers_and_requeues(
+    services, clock, published, presence, reason
+):
     anna = add_agent(services, "anna")
     clock.advance(1)
     ben = add_agent(services, "ben")
     interaction_id = offered_to(services, anna)
     published.clear()
     updated = services.agents.set_presence(anna.id, presence, "lunch")
-    assert (updated.presence, updated.presence_reason, updated.presence_since) == (presence, reason, clock.now)
+    assert (updated.presence, updated.presence_reason, updated.presence_since) == (
+        presence,
+        reason,
+        clock.now,
+    )
     assert offers(interaction_id) == [(anna.id, "withdrawn")]
     current = interaction(interaction_id)
     assert (current.state, current.agent_id) == (QUEUED, None)
@@ -679,8 +699,11 @@ def test_add_agent_stores_skills_and_default_capacity(services, config):
     assert agent.password_hash != PASSWORD
     assert services.agents.skills(agent.id) == {"support": 3}
     assert services.agents.capacity(agent.id) == {
-        "chat": 1, "email": config.capacity.email, "voice": config.capacity.voice,
-        "telegram": config.capacity.telegram, "api": config.capacity.api,
+        "chat": 1,
+        "email": config.capacity.email,
+        "voice": config.capacity.voice,
+        "telegram": config.capacity.telegram,
+        "api": config.capacity.api,
     }
 
 
@@ -770,7 +793,9 @@ def test_outbox_attempt_success_marks_sent(services, clock, outbox_item):
     assert services.outbox.status_of(message.id) == {"state": "sent", "attempts": 1, "error": ""}
 
 
-def test_outbox_failure_retries_with_backoff_then_fails_visibly(services, clock, config, outbox_item, published):
+def test_outbox_failure_retries_with_backoff_then_fails_visibly(
+    services, clock, config, outbox_item, published
+):
     item, message = outbox_item
     base = config.outbox.retry_base_seconds
     max_attempts = config.outbox.max_attempts
@@ -803,7 +828,9 @@ def test_outbox_failure_retries_with_backoff_then_fails_visibly(services, clock,
     ]
     assert services.outbox.due(clock.advance(10**6)) == []
     assert services.outbox.status_of(message.id) == {
-        "state": "failed", "attempts": max_attempts, "error": "ConnectionError: gateway down",
+        "state": "failed",
+        "attempts": max_attempts,
+        "error": "ConnectionError: gateway down",
     }
 
 

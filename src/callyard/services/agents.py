@@ -164,7 +164,9 @@ class AgentService:
     def set_password(self, agent_id: int, password: str) -> None:
         """A new password; sessions opened with the old one end (as after a leaked password)."""
         if len(password) < MIN_PASSWORD:
-            raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters", error_id="weak-password")
+            raise InvalidInput(
+                f"password must be at least {MIN_PASSWORD} characters", error_id="weak-password"
+            )
         with self._store.atomic():
             Agent.update(
                 password_hash=generate_password_hash(password), session_epoch=Agent.session_epoch + 1
