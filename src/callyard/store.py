@@ -87,7 +87,24 @@ class Store:
                 self.db.close()
 
     def atomic(self):  # noqa: ANN201 - peewee's transaction context
+        """A transaction (a savepoint when nested).
+
+        On SQLite it takes the write lock at BEGIN (IMMEDIATE): a transaction that reads and
+        then writes would otherwise fail with "database is locked" when another writer got
+        there in between, instead of waiting its turn.
+        """
+        if self.dialect == "sqlite" and not self.db.in_transaction():
+            return self.db.atomic(lock_type="IMMEDIATE")
         return self.db.atomic()
+
+    def lock(self, key: str) -> None:
+        """Serialise transactions about the same thing (e.g. one conversation) until commit.
+
+        PostgreSQL takes a transaction-scoped advisory lock; SQLite needs nothing more, as its
+        write transactions already run one at a time.
+        """
+        if self.dialect == "postgresql":
+            self.db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
 
     def close(self) -> None:
         """Give back this unit's connection and close every pooled one."""

@@ -131,6 +131,8 @@ class InteractionService:
         events: list[Event] = []
         now = self._clock()
         with self._store.atomic():
+            # Two messages of one new conversation at once must not open two interactions.
+            self._store.lock(f"thread:{channel}:{thread_key}")
             existing = self._existing(channel, external_id)
             if existing is not None:
                 return existing
