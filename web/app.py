@@ -36,6 +36,8 @@ def create_app(
         SECRET_KEY=config.server.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.server.secure_cookies,
+        REMEMBER_COOKIE_SECURE=config.server.secure_cookies,
         REMEMBER_COOKIE_HTTPONLY=True,
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,

@@ -21,6 +21,7 @@ from gevent import pywsgi
 
 from . import events as ev
 from .config import Config
+from .errors import Unavailable
 from .services import Services, build
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Core:
         self.adapters = {a.name: a for a in adapters}
         web = importlib.import_module("callyard.web")
         app, _socketio = web.create_app(self.config, services, adapters)
+        self._server = self._listen(app)
         for adapter in adapters:
             adapter.start()
 
@@ -96,17 +98,29 @@ class Core:
             gevent.spawn(loop, "router", self._route, wake_router, self.config.routing.tick_seconds),
             gevent.spawn(loop, "outbox", self._dispatch, wake_outbox, 1.0),
         ]
-        access_log = pywsgi.LoggingLogAdapter(logging.getLogger("callyard.access"), logging.DEBUG)
-        self._server = pywsgi.WSGIServer(
-            (self.config.server.host, self.config.server.port),
-            app,
-            log=access_log,
-            error_log=logging.getLogger("callyard.web"),
-            handler_class=WSGIHandler,
-        )
         self._server.start()
         host, port = self._server.address[:2]
         return f"http://{host}:{port}"
+
+    def _listen(self, app: Any) -> pywsgi.WSGIServer:
+        """Bind the port first, so a taken port is reported before anything starts."""
+        host, port = self.config.server.host, self.config.server.port
+        server = pywsgi.WSGIServer(
+            (host, port),
+            app,
+            log=pywsgi.LoggingLogAdapter(logging.getLogger("callyard.access"), logging.DEBUG),
+            error_log=logging.getLogger("callyard.web"),
+            handler_class=WSGIHandler,
+        )
+        try:
+            server.init_socket()
+        except OSError as exc:
+            raise Unavailable(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); is Callyard already running? "
+                "Stop it, or pick another port with --port or CALLYARD_SERVER__PORT",
+                error_id="port-unavailable",
+            ) from None
+        return server
 
     def _route(self) -> None:
         with self.services.store.connection():

@@ -5,6 +5,7 @@ The commands only talk to the database through the kernel, so SQLite is enough h
 
 from __future__ import annotations
 
+import socket
 import subprocess
 
 import pytest
@@ -203,3 +204,12 @@ def test_unreachable_database_is_reported_without_the_password(workdir):  # noqa
             "Error: cannot reach the database at postgresql://callyard:***@127.0.0.1:1/"
         )
         assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_run_on_a_taken_port_says_so_and_starts_nothing(workdir):  # noqa: ANN001
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = fails_cleanly(workdir.cli("run", "--port", str(port), check=False), f"127.0.0.1:{port}")
+    assert "--port" in line

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import requests
-from harness import PASSWORD, WAIT, AgentClient, Visitor, csrf_token, login, refusals
+from harness import PASSWORD, WAIT, AgentClient, Visitor, csrf_token, init_workdir, login, refusals
 
 
 def test_logout_sets_the_agent_offline_and_hands_back_their_offer(server):  # noqa: ANN001
@@ -87,3 +87,17 @@ def test_a_visitor_token_does_not_open_the_agent_namespace(server):  # noqa: ANN
     said = refusals(server.url, "/agent", {"visitor token as auth": {"auth": {"token": token}}})
     assert said["visitor token as auth"]["data"]["error_id"] == "not-logged-in"
     server.stop()
+
+
+def test_secure_cookies_when_configured_for_https(tmp_path, db_url):  # noqa: ANN001
+    server = init_workdir(tmp_path, db_url)
+    server.env["CALLYARD_SERVER__SECURE_COOKIES"] = "true"
+    server.add_agent("anna")
+    server.start()
+    try:
+        # The login form's session cookie (it carries the CSRF token) is already Secure.
+        response = requests.get(f"{server.url}/login", timeout=WAIT)
+        assert response.status_code == 200
+        assert "secure" in [part.strip().lower() for part in response.headers["Set-Cookie"].split(";")]
+    finally:
+        server.stop()

@@ -75,6 +75,7 @@ def test_login_refuses_forged_or_wrong_credentials(server):  # noqa: ANN001
     assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/inbox"
     cookie = response.headers["Set-Cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "secure" not in cookie  # plain HTTP here; `server.secure_cookies` is for HTTPS
     assert logged_in(http, url)
 
 
