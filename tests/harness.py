@@ -172,7 +172,10 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-def login(url: str, user: str, password: str = PASSWORD) -> requests.Session:
+def attempt_login(
+    url: str, user: str, password: str = PASSWORD
+) -> tuple[requests.Session, requests.Response]:
+    """Fill in and post the login form as a browser would; the answer is not judged here."""
     http = requests.Session()
     page = http.get(f"{url}/login", timeout=WAIT)
     response = http.post(
@@ -181,6 +184,11 @@ def login(url: str, user: str, password: str = PASSWORD) -> requests.Session:
         timeout=WAIT,
         allow_redirects=False,
     )
+    return http, response
+
+
+def login(url: str, user: str, password: str = PASSWORD) -> requests.Session:
+    http, response = attempt_login(url, user, password)
     assert response.status_code == 302, f"login failed: {response.status_code}"
     return http
 

@@ -250,16 +250,20 @@ def agent_passwd(obj: Context, login: str, password: str) -> None:
     click.echo(f"password of {login} changed; their open sessions have ended")
 
 
+def _set_enabled(obj: Context, login: str, enabled: bool) -> None:
+    services = obj.services()
+    with services.store.connection():
+        services.agents.set_enabled(services.agents.by_login(login).id, enabled)
+    click.echo(f"agent {login} {'enabled' if enabled else 'disabled'}")
+
+
 @agent.command("disable")
 @click.argument("login")
 @click.pass_obj
 @_fail_cleanly
 def agent_disable(obj: Context, login: str) -> None:
     """Disable an agent: no login, sessions end, pending offers go to others."""
-    services = obj.services()
-    with services.store.connection():
-        services.agents.set_enabled(services.agents.by_login(login).id, False)
-    click.echo(f"agent {login} disabled")
+    _set_enabled(obj, login, False)
 
 
 @agent.command("enable")
@@ -268,10 +272,7 @@ def agent_disable(obj: Context, login: str) -> None:
 @_fail_cleanly
 def agent_enable(obj: Context, login: str) -> None:
     """Enable a disabled agent again."""
-    services = obj.services()
-    with services.store.connection():
-        services.agents.set_enabled(services.agents.by_login(login).id, True)
-    click.echo(f"agent {login} enabled")
+    _set_enabled(obj, login, True)
 
 
 @cli.group()

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import requests
-from harness import PASSWORD, WAIT, AgentClient, Visitor, csrf_token, init_workdir, login, refusals
+from harness import (
+    PASSWORD,
+    WAIT,
+    AgentClient,
+    Visitor,
+    attempt_login,
+    csrf_token,
+    init_workdir,
+    login,
+    refusals,
+)
 
 
 def test_logout_sets_the_agent_offline_and_hands_back_their_offer(server):  # noqa: ANN001
@@ -31,14 +41,7 @@ def test_a_new_password_ends_sessions_opened_with_the_old_one(server):  # noqa: 
     server.cli("agent", "passwd", "anna", password="a brand new secret")
 
     assert http.get(f"{server.url}/inbox", timeout=WAIT, allow_redirects=False).status_code == 302
-    fresh = requests.Session()
-    page = fresh.get(f"{server.url}/login", timeout=WAIT)
-    old = fresh.post(
-        f"{server.url}/login",
-        data={"csrf_token": csrf_token(page.text), "login": "anna", "password": PASSWORD},
-        timeout=WAIT,
-        allow_redirects=False,
-    )
+    _, old = attempt_login(server.url, "anna", PASSWORD)
     assert old.status_code == 401
     assert login(server.url, "anna", "a brand new secret").get(f"{server.url}/inbox", timeout=WAIT).ok
     server.stop()
@@ -67,14 +70,7 @@ def test_a_disabled_agent_is_shut_out_and_their_offer_moves_on(server):  # noqa:
     # Her open socket can do nothing more, her cookie is dead, and she cannot log in again.
     assert anna.call("accept", {"interaction_id": offer["id"]})["error"]["error_id"] == "not-logged-in"
     assert anna.http.get(f"{server.url}/inbox", timeout=WAIT, allow_redirects=False).status_code == 302
-    page = requests.Session()
-    form = page.get(f"{server.url}/login", timeout=WAIT)
-    refused = page.post(
-        f"{server.url}/login",
-        data={"csrf_token": csrf_token(form.text), "login": "anna", "password": PASSWORD},
-        timeout=WAIT,
-        allow_redirects=False,
-    )
+    _, refused = attempt_login(server.url, "anna", PASSWORD)
     assert refused.status_code == 401
 
     server.cli("agent", "enable", "anna")
