@@ -3,8 +3,8 @@
 Every value is checked once, here, so the rest of the code can trust it. Errors name the key
 and say how to fix it. Nested keys in the environment use ``__``:
 ``CALLYARD_SERVER__PORT=9000`` sets ``[server] port``; a variable is applied when its first
-part names a top-level key (``server``, ``database``, ``log_level``, ...). ``DATABASE_URL`` is honoured as well,
-because every hosting platform sets it.
+part names a top-level key (``server``, ``database``, ``log_level``, ...). ``DATABASE_URL`` is
+honoured as well, because every hosting platform sets it.
 """
 
 from __future__ import annotations
