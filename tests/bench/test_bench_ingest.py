@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import summary
+from figures import summary
 
 
 def test_bench_ingest(services, db_url):  # noqa: ANN001

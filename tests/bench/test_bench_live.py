@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conftest import summary
+from figures import summary
 from harness import AgentClient, Visitor, init_workdir
 
 
