@@ -6,6 +6,7 @@ production; tests talk to it over real TCP with requests and python-socketio cli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,22 @@ def init_workdir(workdir: Path, db_url: str) -> Server:
     server = Server(workdir, db_url)
     server.cli("init")
     return server
+
+
+@contextlib.contextmanager
+def running(
+    workdir: Path, db_url: str, *, env: dict[str, str] | None = None, agents: tuple[str, ...] = ("anna",)
+) -> Iterator[Server]:
+    """A started server on a fresh database, with ``env`` overrides and these agents; stopped after."""
+    server = init_workdir(workdir, db_url)
+    server.env.update(env or {})
+    for login in agents:
+        server.add_agent(login)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class Events:

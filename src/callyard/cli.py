@@ -62,6 +62,10 @@ def _pairs(values: tuple[str, ...], sep: str, what: str) -> dict[str, int]:
     return out
 
 
+def _skills_text(skills: dict[str, int]) -> str:
+    return ", ".join(f"{name}:{level}" for name, level in sorted(skills.items())) or "-"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config",
@@ -224,7 +228,7 @@ def agent_list(obj: Context) -> None:
         if not agents:
             click.echo("no agents; add one with `callyard agent add LOGIN`")
         for a in agents:
-            skills = ", ".join(f"{k}:{v}" for k, v in sorted(services.agents.skills(a.id).items())) or "-"
+            skills = _skills_text(services.agents.skills(a.id))
             state = a.presence + (f" ({a.presence_reason})" if a.presence_reason else "")
             flag = "" if a.enabled else " [disabled]"
             click.echo(f"{a.login:<16} {a.name:<24} {a.role:<10} {state:<14} {skills}{flag}")
@@ -324,5 +328,5 @@ def queue_list(obj: Context) -> None:
         if not queues:
             click.echo("no queues; add one with `callyard queue add NAME` or in the config file")
         for q in queues:
-            skills = ", ".join(f"{k}:{v}" for k, v in sorted(q.skills.items())) or "-"
+            skills = _skills_text(q.skills)
             click.echo(f"{q.name:<20} {q.strategy:<14} priority {q.priority:<4} {skills}")

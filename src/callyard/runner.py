@@ -71,7 +71,7 @@ class Core:
         self._server: pywsgi.WSGIServer | None = None
         self._stopped = gevent.event.Event()
 
-    def start(self, say: Callable[[str], None] = print) -> str:
+    def start(self, say: Callable[[str], None] = log.info) -> str:
         """Prepare the store, start everything, and return the URL it serves on."""
         services = self.services
         services.store.check()

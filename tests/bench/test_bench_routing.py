@@ -7,6 +7,7 @@ import random
 import time
 
 from callyard.routing import AgentState, WorkItem, plan
+
 from figures import summary
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)

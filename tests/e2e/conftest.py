@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import Server, init_workdir
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from harness import Server, init_workdir
 
 CHROMIUM = os.environ.get("CALLYARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from harness import PASSWORD
 from playwright.sync_api import Page, expect
+
+from harness import PASSWORD
 
 pytestmark = pytest.mark.e2e
 

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from playwright.sync_api import Page, Route, expect
+
 from test_roundtrip import WIDGET, agent_goes_available
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]

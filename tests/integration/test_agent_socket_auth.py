@@ -8,6 +8,7 @@ from typing import Any
 import requests
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
+
 from harness import WAIT, AgentClient, Visitor, csrf_token, refusals
 
 EVIL = "https://evil.example"

@@ -8,8 +8,9 @@ import threading
 from typing import Any
 
 import requests
-from harness import WAIT, AgentClient, Visitor, init_workdir, refusals
 from itsdangerous import URLSafeSerializer
+
+from harness import WAIT, AgentClient, Visitor, refusals, running
 
 LIMIT = 8192  # channels.chat.max_message_bytes by default
 
@@ -200,11 +201,9 @@ def test_forged_and_garbage_visitor_tokens_are_refused_at_connect(server):  # no
 
 
 def test_widget_on_a_site_not_allowed_is_refused(tmp_path, db_url):  # noqa: ANN001
-    server = init_workdir(tmp_path, db_url)
-    server.env["CALLYARD_SERVER__WIDGET_ORIGINS"] = "https://shop.example"
-    server.add_agent("anna")
-    server.start()
-    try:
+    with running(
+        tmp_path, db_url, env={"CALLYARD_SERVER__WIDGET_ORIGINS": "https://shop.example"}, agents=("anna",)
+    ) as server:
         said = refusals(
             server.url,
             "/chat",
@@ -234,5 +233,3 @@ def test_widget_on_a_site_not_allowed_is_refused(tmp_path, db_url):  # noqa: ANN
         assert anna.events.wait("offer")["preview"] == "Hi from the demo page"
         assert "offer" not in anna.events.names()
         assert_still_serving(server)
-    finally:
-        server.stop()

@@ -9,6 +9,7 @@ import socket
 import subprocess
 
 import pytest
+
 from harness import PASSWORD, Server, init_workdir
 
 COMMANDS = [

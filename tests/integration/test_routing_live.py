@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import AgentClient, Visitor, init_workdir
+from harness import AgentClient, Visitor, running
 
 # `callyard init` adds a demo agent; nobody logs in as them, so they are never eligible.
 DEMO = {"Demo Agent": (False, "presence is offline")}
@@ -17,12 +17,9 @@ def candidates(entry: dict[str, Any]) -> dict[str, tuple[bool, str]]:
 
 
 def test_an_offer_nobody_answers_goes_to_the_next_agent(tmp_path, db_url):  # noqa: ANN001
-    server = init_workdir(tmp_path, db_url)
-    server.env["CALLYARD_ROUTING__OFFER_TIMEOUT"] = "1"
-    server.add_agent("anna")
-    server.add_agent("bob")
-    server.start()
-    try:
+    with running(
+        tmp_path, db_url, env={"CALLYARD_ROUTING__OFFER_TIMEOUT": "1"}, agents=("anna", "bob")
+    ) as server:
         anna = AgentClient(server.url, "anna")
         bob = AgentClient(server.url, "bob")
         anna.available()  # free for longer than Bob: longest-idle picks her first
@@ -49,8 +46,6 @@ def test_an_offer_nobody_answers_goes_to_the_next_agent(tmp_path, db_url):  # no
         assert candidates(routing[1]) == {**DEMO, "Anna": (True, "eligible"), "Bob": (True, "eligible")}
         assert "Bob" in routing[1]["reason"] and routing[1]["strategy"] == "longest-idle"
         assert "offer" not in anna.events.names()
-    finally:
-        server.stop()
 
 
 def test_an_agent_going_on_break_hands_back_their_offer(server):  # noqa: ANN001

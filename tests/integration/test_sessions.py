@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import requests
+
 from harness import (
     PASSWORD,
     WAIT,
@@ -10,9 +11,9 @@ from harness import (
     Visitor,
     attempt_login,
     csrf_token,
-    init_workdir,
     login,
     refusals,
+    running,
 )
 
 
@@ -86,14 +87,10 @@ def test_a_visitor_token_does_not_open_the_agent_namespace(server):  # noqa: ANN
 
 
 def test_secure_cookies_when_configured_for_https(tmp_path, db_url):  # noqa: ANN001
-    server = init_workdir(tmp_path, db_url)
-    server.env["CALLYARD_SERVER__SECURE_COOKIES"] = "true"
-    server.add_agent("anna")
-    server.start()
-    try:
+    with running(
+        tmp_path, db_url, env={"CALLYARD_SERVER__SECURE_COOKIES": "true"}, agents=("anna",)
+    ) as server:
         # The login form's session cookie (it carries the CSRF token) is already Secure.
         response = requests.get(f"{server.url}/login", timeout=WAIT)
         assert response.status_code == 200
         assert "secure" in [part.strip().lower() for part in response.headers["Set-Cookie"].split(";")]
-    finally:
-        server.stop()

@@ -6,6 +6,7 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 import requests
+
 from harness import PASSWORD, WAIT, csrf_token
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from callyard.routing import AgentState, Candidate, Decision, WorkItem, plan
-from callyard.routing.eligibility import disqualifier
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from callyard.routing import AgentState, Candidate, Decision, WorkItem, plan
+from callyard.routing.eligibility import disqualifier
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, 0)
 

@@ -106,6 +106,9 @@ class OutboxService:
         item = (
             OutboxItem.select().where(OutboxItem.message == message_id).order_by(OutboxItem.id.desc()).first()
         )
-        if item is None:
-            return None
-        return {"state": item.state, "attempts": item.attempts, "error": item.last_error}
+        return None if item is None else delivery_of(item)
+
+
+def delivery_of(item: OutboxItem) -> dict[str, Any]:
+    """How the delivery of an outbound message stands, as the inbox shows it."""
+    return {"state": item.state, "attempts": item.attempts, "error": item.last_error}

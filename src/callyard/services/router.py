@@ -11,6 +11,8 @@ import logging
 import threading
 from collections import defaultdict
 
+from peewee import fn
+
 from .. import routing
 from ..clock import Clock
 from ..events import Event, InteractionOffered
@@ -126,12 +128,12 @@ class RouterService:
         ]
 
     def _apply(self, decisions: list[routing.Decision], now: dt.datetime) -> None:
+        self._record_waiting([d for d in decisions if d.agent_id is None], now)
         events: list[Event] = []
         for decision in decisions:
+            if decision.agent_id is None:
+                continue
             with self._store.atomic():
-                if decision.agent_id is None:
-                    self._record_waiting(decision, now)
-                    continue
                 offered = (
                     Interaction.update(state=OFFERED, agent=decision.agent_id, updated_at=now)
                     .where(Interaction.id == decision.item_id, Interaction.state == QUEUED)
@@ -159,16 +161,30 @@ class RouterService:
                 )
         self._notifier.publish(events)
 
-    def _record_waiting(self, decision: routing.Decision, now: dt.datetime) -> None:
-        """Store "nobody could take it" once per wait, not on every round."""
-        last = (
-            RoutingDecision.select()
-            .where(RoutingDecision.interaction == decision.item_id)
-            .order_by(RoutingDecision.id.desc())
-            .first()
+    def _record_waiting(self, decisions: list[routing.Decision], now: dt.datetime) -> None:
+        """Store "nobody could take it" once per wait, not on every round: only when it differs
+        from the item's latest decision. One query and one transaction for the whole round."""
+        if not decisions:
+            return
+        latest_ids = (
+            RoutingDecision.select(fn.MAX(RoutingDecision.id))
+            .where(RoutingDecision.interaction.in_([d.item_id for d in decisions]))
+            .group_by(RoutingDecision.interaction)
         )
-        if last is None or last.agent_id is not None or last.candidates != _candidates(decision):
-            self._record(decision, now)
+        latest = {
+            d.interaction_id: d for d in RoutingDecision.select().where(RoutingDecision.id.in_(latest_ids))
+        }
+        changed = [
+            d
+            for d in decisions
+            if (last := latest.get(d.item_id)) is None
+            or last.agent_id is not None
+            or last.candidates != _candidates(d)
+        ]
+        if changed:
+            with self._store.atomic():
+                for decision in changed:
+                    self._record(decision, now)
 
     @staticmethod
     def _record(decision: routing.Decision, now: dt.datetime) -> None:

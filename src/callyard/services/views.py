@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import Forbidden, NotFound
 from ..models import OPEN_STATES, Agent, Interaction, Message, Offer, OutboxItem, RoutingDecision
+from .outbox import delivery_of
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -125,7 +126,7 @@ class Views:
             .order_by(Message.created_at, Message.id)
         )
         delivery = {
-            item.message_id: {"state": item.state, "attempts": item.attempts, "error": item.last_error}
+            item.message_id: delivery_of(item)
             for item in OutboxItem.select().where(OutboxItem.message.in_([m.id for m in messages]))
         }
         return [message_dict(m, delivery.get(m.id) if m.direction == "out" else None) for m in messages]
