@@ -98,6 +98,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def config(tmp_path) -> config_mod.Config:  # noqa: ANN001
     cfg = config_mod.load(None, env={})
+    cfg.data_dir = str(tmp_path)  # attachments and other files stay inside the test
     cfg.queues = [config_mod.QueueConfig(name="support", skills={"support": 1})]
     return cfg
 

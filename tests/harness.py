@@ -173,6 +173,7 @@ def _client(namespace: str, events: Events, **options: Any) -> socketio.Client:
         "delivery_failed",
         "logged_out",
         "session",
+        "catch_up",
     )
     for name in names:
         sio.on(name, (lambda n: lambda data=None: events.add(n, data))(name), namespace=namespace)
@@ -213,18 +214,33 @@ def login(url: str, user: str, password: str = PASSWORD) -> requests.Session:
 
 class AgentClient:
     def __init__(self, url: str, user: str, password: str = PASSWORD) -> None:
+        self.url = url
         self.http = login(url, user, password)
         self.events = Events()
         self.sio = _client("/agent", self.events)
+        self._connect(None)
+        self.inbox = self.events.wait("inbox")
+        self.id = self.inbox["agent"]["id"]
+
+    def _connect(self, auth: dict[str, Any] | None) -> None:
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
         # The same User-Agent as the login: Flask-Login's strong session protection ties the
         # session to it, as a browser's page and its websocket share one.
         headers = {"Cookie": cookie, "User-Agent": self.http.headers["User-Agent"]}
         self.sio.connect(
-            url, namespaces=["/agent"], headers=headers, transports=["websocket"], wait_timeout=WAIT
+            self.url,
+            namespaces=["/agent"],
+            headers=headers,
+            auth=auth,
+            transports=["websocket"],
+            wait_timeout=WAIT,
         )
-        self.inbox = self.events.wait("inbox")
-        self.id = self.inbox["agent"]["id"]
+
+    def reconnect(self, since: int | None) -> None:
+        """Connect again with the same session, as a browser tab whose websocket dropped; it
+        tells the server the last event number it saw (``since``)."""
+        self.sio = _client("/agent", self.events)
+        self._connect(None if since is None else {"since": since})
 
     def call(self, event: str, data: Any = None) -> dict[str, Any]:
         return self.sio.call(event, data if data is not None else {}, namespace="/agent", timeout=WAIT)

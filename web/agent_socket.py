@@ -19,10 +19,11 @@ from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from callyard.errors import CallyardError, InvalidInput, Unauthorized
 from callyard.models import Agent
 from callyard.services import Services
-from callyard.services.views import interaction_dict
 
+from . import inbox_socket
 from .auth import current_agent
 from .push import NAMESPACE, room
+from .socket_input import positive_id, since_of
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,8 @@ def _same_origin() -> bool:
     return urlsplit(origin).netloc == request.host
 
 
-# The largest id a database column can hold; a bigger number made SQLite fail with an overflow.
-_MAX_ID = 2**63 - 1
-
-
 def _interaction_id(data: Any) -> int:
-    value = data.get("interaction_id") if isinstance(data, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_ID:
-        raise InvalidInput("interaction_id must be a positive integer", error_id="invalid-input")
-    return value
+    return positive_id(data, "interaction_id")
 
 
 def init(socketio: SocketIO, services: Services) -> None:
@@ -88,12 +82,36 @@ def init(socketio: SocketIO, services: Services) -> None:
             if agent is None:
                 raise ConnectionRefusedError("log in as an agent first", {"error_id": "not-logged-in"})
             join_room(room(agent.id))
-            socketio.emit("inbox", services.views.inbox(agent), to=request.sid, namespace=NAMESPACE)
+            # A tab coming back says how far it got; it gets what it missed, or (too far behind,
+            # or new) the whole inbox. Joining the room first means nothing falls in between:
+            # a push racing with this is both sent live and in the catch-up, and the tab drops
+            # the number it already has.
+            since = since_of(auth)
+            if since is not None:
+                missed = services.journal.since(agent.id, since)
+                if missed.complete:
+                    socketio.emit(
+                        "catch_up",
+                        {"events": missed.events, "seq": missed.last_seq},
+                        to=request.sid,
+                        namespace=NAMESPACE,
+                    )
+                    return
+            socketio.emit("inbox", services.inbox.snapshot(agent), to=request.sid, namespace=NAMESPACE)
 
     @on("inbox")
     def inbox(agent: Agent, _data: Any) -> Ack:
-        """Everything the inbox shows; a reconnecting tab calls this to catch up."""
-        return services.views.inbox(agent)
+        """Everything the inbox shows, with the journal number it is current to."""
+        return services.inbox.snapshot(agent)
+
+    @on("catch_up")
+    def catch_up(agent: Agent, data: Any) -> Ack:
+        """The pushes after ``since``, in order; ``complete`` false means: reload the inbox."""
+        since = since_of(data)
+        if since is None:
+            raise InvalidInput("since must be a number of 0 or more", error_id="invalid-input")
+        missed = services.journal.since(agent.id, since)
+        return {"events": missed.events, "complete": missed.complete, "seq": missed.last_seq}
 
     @on("presence")
     def presence(agent: Agent, data: Any) -> Ack:
@@ -102,17 +120,26 @@ def init(socketio: SocketIO, services: Services) -> None:
                 "presence must be one of offline, available, break", error_id="invalid-presence"
             )
         reason = data.get("reason") if isinstance(data.get("reason"), str) else ""
+        reasons = services.config.inbox.all_break_reasons()
+        if data["presence"] == "break" and reason not in reasons:
+            raise InvalidInput(
+                f"a break needs a reason: one of {', '.join(reasons)}", error_id="invalid-break-reason"
+            )
         updated = services.agents.set_presence(agent.id, data["presence"], reason)
         return {"presence": updated.presence, "reason": updated.presence_reason}
 
     @on("open")
     def open_conversation(agent: Agent, data: Any) -> Ack:
-        return services.views.conversation(agent, _interaction_id(data))
+        interaction_id = _interaction_id(data)
+        conversation = services.inbox.conversation(agent, interaction_id)
+        services.workdesk.mark_read(agent.id, interaction_id)
+        conversation["interaction"]["unread"] = 0
+        return conversation
 
     @on("accept")
     def accept(agent: Agent, data: Any) -> Ack:
         interaction = services.interactions.accept(agent.id, _interaction_id(data))
-        return {"interaction": interaction_dict(interaction)}
+        return {"interaction": services.inbox.work_item(interaction, agent.id)}
 
     @on("reject")
     def reject(agent: Agent, data: Any) -> Ack:
@@ -130,10 +157,12 @@ def init(socketio: SocketIO, services: Services) -> None:
 
     @on("close")
     def close(agent: Agent, data: Any) -> Ack:
-        return {"interaction": interaction_dict(services.interactions.close(agent.id, _interaction_id(data)))}
+        interaction = services.interactions.close(agent.id, _interaction_id(data))
+        return {"interaction": services.inbox.work_item(interaction, agent.id)}
 
     @on("finish")
     def finish(agent: Agent, data: Any) -> Ack:
-        return {
-            "interaction": interaction_dict(services.interactions.finish(agent.id, _interaction_id(data)))
-        }
+        interaction = services.interactions.finish(agent.id, _interaction_id(data))
+        return {"interaction": services.inbox.work_item(interaction, agent.id)}
+
+    inbox_socket.register(on, services)

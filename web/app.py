@@ -14,7 +14,7 @@ from callyard.config import Config
 from callyard.errors import CallyardError, ConfigError
 from callyard.services import Services
 
-from . import agent_socket, auth, pages, push
+from . import agent_socket, api, auth, internal_api, pages, push
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,16 @@ def create_app(
     )
     _connections(app, services)
     auth.init(app, services, socketio)
-    pages.init(app, config)
+    pages.init(app, config, services)
     agent_socket.init(socketio, services)
     push.init(socketio, services)
+    internal_api.init(app, config, services)
     for adapter in adapters:
         mount = getattr(adapter, "mount", None)
         if mount is not None:
             mount(app, socketio)
+
+    api.init(app, services, config, adapters)
 
     @app.errorhandler(CallyardError)
     def domain_error(exc: CallyardError):  # noqa: ANN202

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import peewee as pw
 from flask_socketio import SocketIO
 
 from callyard import events as ev
-from callyard.models import Agent, Interaction, Message, Offer
+from callyard.models import Agent, Contact, Interaction, Message, Offer, Queue
 from callyard.services import Services
-from callyard.services.views import agent_dict, interaction_dict, message_dict
+from callyard.services.views import agent_dict, message_dict
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,13 @@ def disconnect_agent(socketio: SocketIO, agent_id: int) -> None:
 
 def init(socketio: SocketIO, services: Services) -> None:
     def emit(agent_id: int | None, event: str, data: dict) -> None:
+        """Journal the push under the agent's next number, then send it with that number: a tab
+        that was away asks for what came after the last number it saw (see agent_events)."""
         if agent_id is not None:
-            socketio.emit(event, data, to=room(agent_id), namespace=NAMESPACE)
+            seq = services.journal.record(agent_id, event, data)
+            socketio.emit(event, {**data, "seq": seq}, to=room(agent_id), namespace=NAMESPACE)
+
+    item = services.inbox.work_item
 
     def with_db(handler: Callable[[ev.Event], None]) -> Callable[[ev.Event], None]:
         def guarded(event: ev.Event) -> None:
@@ -47,7 +53,7 @@ def init(socketio: SocketIO, services: Services) -> None:
 
     def offered(event: ev.InteractionOffered) -> None:
         offer = Offer.get_by_id(event.offer_id)
-        emit(event.agent_id, "offer", interaction_dict(offer.interaction, offer))
+        emit(event.agent_id, "offer", item(offer.interaction, event.agent_id, offer))
 
     def withdrawn(event: ev.OfferWithdrawn) -> None:
         emit(
@@ -60,16 +66,27 @@ def init(socketio: SocketIO, services: Services) -> None:
         event: ev.InteractionAssigned | ev.InteractionWrappedUp | ev.InteractionClosed,
     ) -> None:
         interaction = Interaction.get_by_id(event.interaction_id)
-        emit(event.agent_id, "interaction", interaction_dict(interaction))
+        emit(event.agent_id, "interaction", item(interaction, event.agent_id))
 
     def message_created(event: ev.MessageCreated) -> None:
-        interaction = Interaction.get_by_id(event.interaction_id)
+        # With its contact and queue in the same query: this runs for every message.
+        interaction = (
+            Interaction.select(Interaction, Contact, Queue)
+            .join(Contact)
+            .switch(Interaction)
+            .join(Queue, pw.JOIN.LEFT_OUTER)
+            .where(Interaction.id == event.interaction_id)
+            .get()
+        )
         if interaction.agent_id is None or interaction.state == "offered":
             return
         message = Message.get_by_id(event.message_id)
         delivery = services.outbox.status_of(message.id) if message.direction == "out" else None
-        emit(interaction.agent_id, "message", message_dict(message, delivery))
-        emit(interaction.agent_id, "interaction", interaction_dict(interaction))
+        # One push carries the message and the interaction as the work list shows it now
+        # (preview, unread count, SLA clock): half the pushes of sending them apart.
+        data = message_dict(message, delivery)
+        data["interaction"] = item(interaction, interaction.agent_id)
+        emit(interaction.agent_id, "message", data)
 
     def delivery_failed(event: ev.MessageDeliveryFailed) -> None:
         interaction = Interaction.get_by_id(event.interaction_id)
@@ -82,7 +99,26 @@ def init(socketio: SocketIO, services: Services) -> None:
     def presence(event: ev.AgentPresenceChanged) -> None:
         emit(event.agent_id, "presence", agent_dict(Agent.get_by_id(event.agent_id)))
 
+    def transferred(event: ev.InteractionTransferred) -> None:
+        # The agent who handed it on sees it leave their list (it is no longer theirs).
+        interaction = Interaction.get_by_id(event.interaction_id)
+        emit(event.from_agent_id, "interaction", item(interaction, event.from_agent_id))
+
+    def work_changed(event: ev.InteractionWorkChanged) -> None:
+        interaction = Interaction.get_by_id(event.interaction_id)
+        emit(interaction.agent_id, "interaction", item(interaction, interaction.agent_id))
+
+    def typed(event: ev.CustomerTyped) -> None:
+        # Live only: a typing indicator is stale a moment later, so it is neither numbered nor
+        # kept for catch-up.
+        socketio.emit(
+            "typing", {"interaction_id": event.interaction_id}, to=room(event.agent_id), namespace=NAMESPACE
+        )
+
     bus = services.bus
+    bus.subscribe(typed, ev.CustomerTyped)
+    bus.subscribe(with_db(transferred), ev.InteractionTransferred)
+    bus.subscribe(with_db(work_changed), ev.InteractionWorkChanged)
     bus.subscribe(with_db(offered), ev.InteractionOffered)
     bus.subscribe(with_db(withdrawn), ev.OfferWithdrawn)
     bus.subscribe(

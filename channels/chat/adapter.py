@@ -9,6 +9,7 @@ only after the kernel has committed it.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,9 @@ from .errors import OriginNotAllowed
 from .inbound import VisitorTokens, parse_message
 
 log = logging.getLogger(__name__)
+
+# Seconds between two typing indicators from one visitor that are passed on.
+TYPING_EVERY = 1.0
 
 NAMESPACE = "/chat"
 STATIC = Path(__file__).parent / "static"
@@ -46,6 +50,9 @@ class ChatAdapter:
         self._tokens = VisitorTokens(secret_key)
         self._origins = widget_origins
         self._socketio: SocketIO | None = None
+        # When each visitor last said they were typing: more than one a second is dropped, so a
+        # misbehaving page cannot turn keystrokes into database queries.
+        self._typing_at: dict[str, float] = {}
 
     # -- adapter contract ------------------------------------------------------------------
 
@@ -90,6 +97,7 @@ class ChatAdapter:
         socketio.on_event("connect", self._connect, namespace=NAMESPACE)
         socketio.on_event("message", self._message, namespace=NAMESPACE)
         socketio.on_event("leave", self._leave, namespace=NAMESPACE)
+        socketio.on_event("typing", self._typing, namespace=NAMESPACE)
 
     def _origin_allowed(self) -> bool:
         origin = request.headers.get("Origin")
@@ -127,6 +135,7 @@ class ChatAdapter:
             return {"ok": False, "error": {"error_id": "no-session", "message": "reconnect to the chat"}}
         try:
             parsed = parse_message(data, self._config.max_message_bytes)
+            self._typing_at.pop(visitor, None)  # typing after this message is a new burst
             with self._services.store.connection():
                 result = self._services.interactions.ingest(
                     channel=self.name,
@@ -163,6 +172,23 @@ class ChatAdapter:
         except CallyardError as exc:
             return {"ok": False, "error": exc.to_dict()}
         return {"ok": True, "abandoned": abandoned is not None}
+
+    def _typing(self, _data: Any = None) -> None:
+        """The visitor is typing: the agent holding the chat sees it (nothing is stored)."""
+        visitor = request.environ.get("callyard.visitor")
+        if not visitor:
+            return
+        now = time.monotonic()
+        if now - self._typing_at.get(visitor, 0.0) < TYPING_EVERY:
+            return
+        if len(self._typing_at) > 10_000:
+            self._typing_at.clear()
+        self._typing_at[visitor] = now
+        try:
+            with self._services.store.connection():
+                self._services.workdesk.customer_typing(self.name, visitor)
+        except Exception:
+            log.exception("passing on a typing indicator failed")
 
 
 def _for_visitor(message: dict[str, Any]) -> dict[str, Any]:

@@ -279,6 +279,20 @@ def agent_enable(obj: Context, login: str) -> None:
     _set_enabled(obj, login, True)
 
 
+@agent.command("order")
+@click.argument("login")
+@click.argument("position", type=click.IntRange(0, 1_000_000))
+@click.pass_obj
+@_fail_cleanly
+def agent_order(obj: Context, login: str, position: int) -> None:
+    """Set where an agent comes in top-down, round-robin and ring-progressively queues
+    (lower first; equal positions go by id)."""
+    services = obj.services()
+    with services.store.connection():
+        services.agents.set_routing_order(services.agents.by_login(login).id, position)
+    click.echo(f"agent {login} now at position {position} for top-down and round-robin")
+
+
 @cli.group()
 def queue() -> None:
     """Queues: add and list."""
@@ -330,3 +344,269 @@ def queue_list(obj: Context) -> None:
         for q in queues:
             skills = _skills_text(q.skills)
             click.echo(f"{q.name:<20} {q.strategy:<14} priority {q.priority:<4} {skills}")
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--parent-pid",
+    type=int,
+    help="Stop when this process is gone (set by `callyard run`, which starts gateways itself).",
+)
+@click.pass_obj
+@_fail_cleanly
+def gateway(obj: Context, name: str, parent_pid: int | None) -> None:
+    """Run one channel gateway (e.g. email) in this process.
+
+    `callyard run` starts the enabled gateways itself; run one by hand to put it on another
+    machine, with gateway.core_url and gateway.secret (CALLYARD_GATEWAY__SECRET) set.
+    """
+    config = obj.config()
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from .gateway import run as run_gateway
+
+    def ready(line: str) -> None:
+        click.echo(line)
+        sys.stdout.flush()
+
+    run_gateway(config, name, parent_pid, ready)
+
+
+# -- integrators: API tokens and webhooks -------------------------------------------------------
+
+
+@cli.group()
+def token() -> None:
+    """REST API tokens: create (shown once), list, revoke."""
+
+
+@token.command("create")
+@click.option(
+    "--role",
+    type=click.Choice(["integrator", "supervisor", "admin"]),
+    required=True,
+    help="integrator: channels, webhooks, reads; supervisor: assign, close, reply, presence; admin: all.",
+)
+@click.option("--name", default="", help="What the token is for (default: the role).")
+@click.pass_obj
+@_fail_cleanly
+def token_create(obj: Context, role: str, name: str) -> None:
+    """Create a token. It is printed once; only a hash is kept."""
+    services = obj.services()
+    with services.store.connection():
+        created, secret = services.tokens.create(name or role, role)
+    click.echo(f"token {created.id} ({created.role}) created; it is shown only now, keep it safe:", err=True)
+    click.echo(secret)
+
+
+@token.command("list")
+@click.pass_obj
+@_fail_cleanly
+def token_list(obj: Context) -> None:
+    """List tokens: id, prefix, role, name, last use; revoked ones marked."""
+    services = obj.services()
+    with services.store.connection():
+        tokens = services.tokens.list()
+        if not tokens:
+            click.echo("no tokens; create one with `callyard token create --role integrator`")
+        for t in tokens:
+            used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never used"
+            flag = " [revoked]" if t.revoked_at else ""
+            click.echo(f"{t.id:<5} {t.prefix}…  {t.role:<11} {t.name:<24} {used}{flag}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_obj
+@_fail_cleanly
+def token_revoke(obj: Context, token_id: int) -> None:
+    """Revoke a token at once (its next request gets 401)."""
+    services = obj.services()
+    with services.store.connection():
+        revoked = services.tokens.revoke(token_id)
+    click.echo(f"token {revoked.id} ({revoked.name}) revoked")
+
+
+@cli.group()
+def webhook() -> None:
+    """Webhook subscriptions: add, list, remove, enable, disable, deliveries."""
+
+
+@webhook.command("add")
+@click.argument("url")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    required=True,
+    metavar="EVENT",
+    help="An event type, e.g. interaction.created or message.created. Repeatable.",
+)
+@click.option("--description", default="", help="What the endpoint is.")
+@click.pass_obj
+@_fail_cleanly
+def webhook_add(obj: Context, url: str, events: tuple[str, ...], description: str) -> None:
+    """Subscribe URL to events; prints the signing secret once."""
+    services = obj.services()
+    with services.store.connection():
+        sub = services.webhooks.subscribe(url, list(events), description)
+    click.echo(
+        f"webhook {sub.id} added for {', '.join(sub.events)}; signing secret (shown only now):", err=True
+    )
+    click.echo(sub.secret)
+
+
+@webhook.command("list")
+@click.pass_obj
+@_fail_cleanly
+def webhook_list(obj: Context) -> None:
+    """List subscriptions; disabled ones say why."""
+    services = obj.services()
+    with services.store.connection():
+        subs = services.webhooks.list()
+        if not subs:
+            click.echo("no webhooks; add one with `callyard webhook add URL --event interaction.created`")
+        for s in subs:
+            state = "enabled" if s.enabled else f"DISABLED ({s.disabled_reason})"
+            click.echo(f"{s.id:<5} {s.url}  [{', '.join(s.events)}]  {state}")
+
+
+@webhook.command("remove")
+@click.argument("webhook_id", type=int)
+@click.pass_obj
+@_fail_cleanly
+def webhook_remove(obj: Context, webhook_id: int) -> None:
+    """Remove a subscription and drop its waiting deliveries."""
+    services = obj.services()
+    with services.store.connection():
+        services.webhooks.remove(webhook_id)
+    click.echo(f"webhook {webhook_id} removed")
+
+
+def _set_webhook_enabled(obj: Context, webhook_id: int, enabled: bool) -> None:
+    services = obj.services()
+    with services.store.connection():
+        sub = services.webhooks.update(webhook_id, enabled=enabled)
+    click.echo(f"webhook {sub.id} {'enabled' if sub.enabled else 'disabled'}")
+
+
+@webhook.command("enable")
+@click.argument("webhook_id", type=int)
+@click.pass_obj
+@_fail_cleanly
+def webhook_enable(obj: Context, webhook_id: int) -> None:
+    """Turn a subscription (back) on; its failure count starts afresh."""
+    _set_webhook_enabled(obj, webhook_id, True)
+
+
+@webhook.command("disable")
+@click.argument("webhook_id", type=int)
+@click.pass_obj
+@_fail_cleanly
+def webhook_disable(obj: Context, webhook_id: int) -> None:
+    """Stop sending to a subscription."""
+    _set_webhook_enabled(obj, webhook_id, False)
+
+
+@webhook.command("deliveries")
+@click.argument("webhook_id", type=int)
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.pass_obj
+@_fail_cleanly
+def webhook_deliveries(obj: Context, webhook_id: int, limit: int) -> None:
+    """Show the newest deliveries with every attempt."""
+    services = obj.services()
+    with services.store.connection():
+        deliveries = services.webhooks.deliveries(webhook_id, limit=limit)
+    if not deliveries:
+        click.echo("no deliveries yet")
+    for d in deliveries:
+        click.echo(f"delivery {d['id']} {d['event']} {d['state']} (created {d['created_at']})")
+        for a in d["attempts"]:
+            status = a["status_code"] if a["status_code"] is not None else "-"
+            click.echo(
+                f"    attempt {a['number']} {a['at']} status {status} {a['duration_ms']} ms {a['error']}"
+            )
+
+
+@cli.command("fs-sim")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the event socket.")
+@click.option(
+    "--port", type=int, default=8021, show_default=True, help="Event socket port (0: any free one)."
+)
+@click.option("--password", default="ClueCon", show_default=True, help="Event socket password.")
+@click.option(
+    "--outbound",
+    default="127.0.0.1:8084",
+    show_default=True,
+    help="Where the dialplan's `socket` application connects each call (the Callyard controller).",
+)
+@click.option("--phones", default="", help="Agent phones to register, e.g. 1001-1010 or 1001,1002.")
+@click.option("--answer-after", type=float, default=1.0, show_default=True, help="Seconds phones ring.")
+@click.option("--call", "calls", multiple=True, help="Place a call from this number once ready (repeatable).")
+def fs_sim(
+    host: str,
+    port: int,
+    password: str,
+    outbound: str,
+    phones: str,
+    answer_after: float,
+    calls: tuple[str, ...],
+) -> None:
+    """Run the FreeSWITCH simulator: a real event-socket server with scripted phones, for
+    trying Callyard's voice channel without a FreeSWITCH."""
+    import time
+
+    from .testing.freeswitch import Caller, FreeSwitchSim, Phone
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    out_host, _, out_port = outbound.rpartition(":")
+    if not out_port.isdigit():
+        raise click.BadParameter("expected HOST:PORT", param_hint="--outbound")
+    sim = FreeSwitchSim(host=host, port=port, password=password, outbound=(out_host, int(out_port)))
+    try:
+        sim.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    for user in _phone_users(phones):
+        sim.add_phone(Phone(user, answer_after=answer_after))
+    click.echo(f"FreeSWITCH simulator: event socket on {host}:{sim.port} (password {password!r})")
+    for number in calls:
+        sim.call(Caller(number=number))
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+
+
+def _phone_users(spec: str) -> list[str]:
+    users: list[str] = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        first, _, last = part.partition("-")
+        if last and first.isdigit() and last.isdigit():
+            users += [str(n) for n in range(int(first), int(last) + 1)]
+        else:
+            users.append(part)
+    return users
+
+
+@agent.command("phone")
+@click.argument("login")
+@click.argument("dial_string", required=False)
+@click.pass_obj
+@_fail_cleanly
+def agent_phone(obj: Context, login: str, dial_string: str | None) -> None:
+    """Set how FreeSWITCH rings the agent (e.g. user/1001); without DIAL_STRING, show it.
+
+    "-" goes back to the default, user/<login>."""
+    services = obj.services()
+    with services.store.connection():
+        agent = services.agents.by_login(login)
+        if dial_string is not None:
+            agent = services.agents.set_dial_string(agent.id, None if dial_string == "-" else dial_string)
+        click.echo(f"{agent.login}: {agent.dial_string or f'user/{agent.login} (default)'}")

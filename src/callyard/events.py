@@ -130,3 +130,107 @@ ALL: tuple[type[Event], ...] = (
     AgentPresenceChanged,
     OutboxItemAdded,
 )
+
+
+@dataclass(frozen=True)
+class WebhookDisabled(Event):
+    """A webhook endpoint kept failing and was switched off; an admin should look at it."""
+
+    name: ClassVar[str] = "webhook.disabled"
+    subscription_id: int
+    url: str
+    reason: str
+
+
+# -- routing (escalation, timeouts, agents who do not answer) --------------------------------
+
+
+@dataclass(frozen=True)
+class InteractionOverflowed(Event):
+    """An escalation step moved waiting work to another queue."""
+
+    name: ClassVar[str] = "interaction.overflowed"
+    interaction_id: int
+    from_queue: str
+    to_queue: str
+
+
+@dataclass(frozen=True)
+class InteractionTimedOut(Event):
+    """Nobody took the work in time (or the queue is closed): ``action`` is voicemail, callback
+    or close. The interaction is already in that state; a voice channel records the voicemail
+    or offers the callback."""
+
+    name: ClassVar[str] = "interaction.timed_out"
+    interaction_id: int
+    queue: str
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ContactEnriched(Event):
+    """The CRM lookup answered for a contact: the contact card has new data."""
+
+    name: ClassVar[str] = "contact.enriched"
+    contact_id: int
+
+
+@dataclass(frozen=True)
+class AgentMarkedNotReady(Event):
+    """An agent let ``missed`` offers in a row time out and was put on break "not-ready";
+    supervisors are told."""
+
+    name: ClassVar[str] = "agent.marked_not_ready"
+    agent_id: int
+    missed: int
+
+
+ALL = (
+    *ALL,
+    WebhookDisabled,
+    ContactEnriched,
+    InteractionOverflowed,
+    InteractionTimedOut,
+    AgentMarkedNotReady,
+)
+# -- the agent inbox (issue 8) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InteractionTransferred(Event):
+    """An agent handed an interaction to another agent (as an offer) or back to a queue."""
+
+    name: ClassVar[str] = "interaction.transferred"
+    interaction_id: int
+    from_agent_id: int
+    to_agent_id: int | None
+    queue: str
+
+
+@dataclass(frozen=True)
+class InteractionWorkChanged(Event):
+    """Its request stage, labels or wrap-up details changed."""
+
+    name: ClassVar[str] = "interaction.work_changed"
+    interaction_id: int
+    agent_id: int | None
+
+
+@dataclass(frozen=True)
+class ContactsMerged(Event):
+    name: ClassVar[str] = "contacts.merged"
+    kept_id: int
+    merged_id: int
+
+
+@dataclass(frozen=True)
+class CustomerTyped(Event):
+    """The customer is typing in a conversation an agent holds (live only, never stored)."""
+
+    name: ClassVar[str] = "customer.typed"
+    interaction_id: int
+    agent_id: int
+
+
+ALL += (InteractionTransferred, InteractionWorkChanged, ContactsMerged, CustomerTyped)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import secrets
 import signal
 import threading
 from collections.abc import Callable
@@ -20,9 +21,12 @@ import gevent.event
 from gevent import pywsgi
 
 from . import events as ev
-from .config import Config
+from .config import CHANNELS, Config
 from .errors import Unavailable
+from .gateway import core_url, enabled_gateways
+from .hook_dispatch import HOOK_CHANNELS, HookDispatcher
 from .services import Services, build
+from .supervisor import GatewaySupervisor
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,9 @@ class Core:
         self._greenlets: list[gevent.Greenlet] = []
         self._server: pywsgi.WSGIServer | None = None
         self._stopped = gevent.event.Event()
+        self.gateways: GatewaySupervisor | None = None
+        # Channels whose outbox items gateway processes claim, not the core's dispatcher.
+        self._gateway_channels: set[str] = set()
 
     def start(self, say: Callable[[str], None] = log.info) -> str:
         """Prepare the store, start everything, and return the URL it serves on."""
@@ -78,8 +85,15 @@ class Core:
         services.store.upgrade(progress=say)
         with services.store.connection():
             services.queues.sync(self.config.queues)
+            services.router.report_unservable()
         adapters = load_adapters(self.config, services)
         self.adapters = {a.name: a for a in adapters}
+        gateways = enabled_gateways(self.config)
+        # Items of a channel without an adapter here wait for its gateway (wherever it runs).
+        self._gateway_channels = set(CHANNELS) - set(self.adapters)
+        if not self.config.gateway.secret:
+            # Only the gateways started here need it; a remote one needs a configured secret.
+            self.config.gateway.secret = secrets.token_urlsafe(32)
         web = importlib.import_module("callyard.web")
         app, _socketio = web.create_app(self.config, services, adapters)
         self._server = self._listen(app)
@@ -98,9 +112,21 @@ class Core:
             gevent.spawn(loop, "router", self._route, wake_router, self.config.routing.tick_seconds),
             gevent.spawn(loop, "outbox", self._dispatch, wake_outbox, 1.0),
         ]
+        self._start_hooks()
         self._server.start()
         host, port = self._server.address[:2]
+        if gateways:
+            self._start_gateways(list(gateways), port)
         return f"http://{host}:{port}"
+
+    def _start_gateways(self, names: list[str], port: int) -> None:
+        self.config.server.port = port  # the port really bound (``--port 0`` picks one)
+        env = {
+            "CALLYARD_GATEWAY__SECRET": self.config.gateway.secret,
+            "CALLYARD_GATEWAY__CORE_URL": core_url(self.config),
+        }
+        self.gateways = GatewaySupervisor(names, config_path=self.config.source, env=env)
+        self.gateways.start()
 
     def _listen(self, app: Any) -> pywsgi.WSGIServer:
         """Bind the port first, so a taken port is reported before anything starts."""
@@ -129,9 +155,20 @@ class Core:
     def _dispatch(self) -> None:
         outbox = self.services.outbox
         with self.services.store.connection():
-            for item in outbox.due(self.services.clock()):
+            for item in outbox.due(
+                self.services.clock(), exclude=self._gateway_channels | set(HOOK_CHANNELS)
+            ):
                 adapter = self.adapters.get(item.channel)
                 outbox.attempt(item, adapter.deliver if adapter else None)
+
+    def _start_hooks(self) -> None:
+        """Webhooks and CRM lookups: their own loop, so a slow endpoint never holds up replies."""
+        self._hooks = HookDispatcher(self.services, self.config.webhooks)
+        wake = self._hooks.wake
+        self.services.bus.subscribe(
+            lambda e: wake.set() if e.channel in HOOK_CHANNELS else None, ev.OutboxItemAdded
+        )
+        self._greenlets.append(gevent.spawn(loop, "hooks", self._hooks.dispatch, wake, 1.0))
 
     def wait(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -140,10 +177,14 @@ class Core:
 
     def stop(self) -> None:
         log.info("stopping")
+        if self.gateways is not None:
+            self.gateways.stop()
         if self._server is not None:
             self._server.stop(timeout=5)
         for adapter in self.adapters.values():
             adapter.stop()
         gevent.killall(self._greenlets, timeout=5)
+        if getattr(self, "_hooks", None) is not None:
+            self._hooks.stop()
         self.services.store.close()
         self._stopped.set()

@@ -97,6 +97,12 @@ def test_chat_roundtrip_between_widget_and_inbox_survives_a_reload(server, pages
     expect(conversation.locator(".conv-meta")).to_contain_text("active")
     expect(conversation.locator("ol.messages li.msg-in .msg-body")).to_have_text([question])
     expect(conversation.locator(".btn-close")).to_be_visible()
+    # "Why did this come to me?": the strategy, the escalation step, every candidate's reason.
+    agent.locator("button.tab[data-tab=why]").click()
+    why = agent.locator("#tab-why .why-list")
+    expect(why.locator(".why-decision").last).to_contain_text("longest-idle · base")
+    expect(why).to_contain_text("Anna: chosen")
+    expect(agent.locator(".unservable")).to_be_hidden()
 
     agent_replies(agent, answer)
 

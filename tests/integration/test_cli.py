@@ -22,6 +22,7 @@ COMMANDS = [
     ("agent",),
     ("agent", "add"),
     ("agent", "list"),
+    ("agent", "order"),
     ("agent", "passwd"),
     ("agent", "disable"),
     ("agent", "enable"),
@@ -131,17 +132,20 @@ def test_queues_are_added_checked_and_listed(workdir):  # noqa: ANN001
     assert "queue billing added" in added.stdout
 
     fails_cleanly(
-        workdir.cli("queue", "add", "vip", "--strategy", "random", check=False),
-        "unknown strategy 'random'",
+        workdir.cli("queue", "add", "vip", "--strategy", "fastest", check=False),
+        "unknown strategy 'fastest'",
         "longest-idle",
+        "most-skilled",
     )
+    assert "queue lottery added" in workdir.cli("queue", "add", "lottery", "--strategy", "random").stdout
     fails_cleanly(workdir.cli("queue", "add", "billing", check=False), "already exists")
     fails_cleanly(workdir.cli("queue", "add", "no spaces", check=False), "'no spaces'")
     fails_cleanly(workdir.cli("queue", "add", "vip", "--skill", "vip:0", check=False), "level must be 1-10")
     fails_cleanly(workdir.cli("queue", "add", "vip", "--wrap-up", "-1", check=False), status=2)
 
     rows = {line.split()[0]: line for line in workdir.cli("queue", "list").stdout.splitlines()}
-    assert sorted(rows) == ["billing", "support"]  # support comes from the config file
+    assert sorted(rows) == ["billing", "lottery", "support"]  # support comes from the config file
+    assert "random" in rows["lottery"]
     assert (
         "longest-idle" in rows["billing"]
         and "priority 5" in rows["billing"]
@@ -214,3 +218,10 @@ def test_run_on_a_taken_port_says_so_and_starts_nothing(workdir):  # noqa: ANN00
         port = taken.getsockname()[1]
         line = fails_cleanly(workdir.cli("run", "--port", str(port), check=False), f"127.0.0.1:{port}")
     assert "--port" in line
+
+
+def test_agent_order_sets_the_top_down_position(workdir):  # noqa: ANN001
+    workdir.cli("agent", "add", "anna", "--skill", "support:5", password=PASSWORD)
+    assert "position 3" in workdir.cli("agent", "order", "anna", "3").stdout
+    fails_cleanly(workdir.cli("agent", "order", "nobody", "1", check=False), "no agent with login 'nobody'")
+    fails_cleanly(workdir.cli("agent", "order", "anna", "-1", check=False), status=2)

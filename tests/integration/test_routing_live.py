@@ -41,10 +41,15 @@ def test_an_offer_nobody_answers_goes_to_the_next_agent(tmp_path, db_url):  # no
 
         routing = bob.ok("open", {"interaction_id": first["id"]})["routing"]
         assert [entry["agent_id"] for entry in routing] == [anna.id, bob.id]
-        assert candidates(routing[0]) == {**DEMO, "Anna": (True, "eligible"), "Bob": (True, "eligible")}
+        assert candidates(routing[0]) == {**DEMO, "Anna": (True, "chosen"), "Bob": (True, "eligible")}
         # Anna is still eligible the second time; she let it lapse, so Bob came first.
-        assert candidates(routing[1]) == {**DEMO, "Anna": (True, "eligible"), "Bob": (True, "eligible")}
+        assert candidates(routing[1]) == {
+            **DEMO,
+            "Anna": (True, "eligible, tried before"),
+            "Bob": (True, "chosen"),
+        }
         assert "Bob" in routing[1]["reason"] and routing[1]["strategy"] == "longest-idle"
+        assert [entry["step"] for entry in routing] == ["base", "base"]
         assert "offer" not in anna.events.names()
 
 
@@ -63,7 +68,7 @@ def test_an_agent_going_on_break_hands_back_their_offer(server):  # noqa: ANN001
         "reason": "lunch",
     }
     withdrawn = anna.events.wait("offer_withdrawn")
-    assert withdrawn == {"interaction_id": offer["id"], "reason": "agent went break"}
+    assert withdrawn == {"interaction_id": offer["id"], "reason": "agent went break", "seq": withdrawn["seq"]}
     assert bob.events.wait("offer")["id"] == offer["id"]
     assert anna.call("accept", {"interaction_id": offer["id"]})["error"]["error_id"] == "offer-gone"
     bob.ok("accept", {"interaction_id": offer["id"]})
@@ -71,8 +76,8 @@ def test_an_agent_going_on_break_hands_back_their_offer(server):  # noqa: ANN001
     # "Why did this go to Bob?" The router kept every decision with who was considered and why.
     routing = bob.ok("open", {"interaction_id": offer["id"]})["routing"]
     assert [entry["agent_id"] for entry in routing] == [anna.id, bob.id]
-    assert candidates(routing[0]) == {**DEMO, "Anna": (True, "eligible"), "Bob": (True, "eligible")}
-    assert candidates(routing[1]) == {**DEMO, "Anna": (False, "presence is break"), "Bob": (True, "eligible")}
+    assert candidates(routing[0]) == {**DEMO, "Anna": (True, "chosen"), "Bob": (True, "eligible")}
+    assert candidates(routing[1]) == {**DEMO, "Anna": (False, "presence is break"), "Bob": (True, "chosen")}
     for entry in routing:
         assert entry["strategy"] == "longest-idle" and entry["reason"] and entry["created_at"]
     assert "Anna" in routing[0]["reason"] and "Bob" in routing[1]["reason"]

@@ -207,9 +207,9 @@ def test_edge_ports_are_fine(tmp_path, port):
 
 
 def test_unknown_strategy(tmp_path):
-    message = load_error(tmp_path, '[[queues]]\nname = "support"\nstrategy = "round-robin"\n')
+    message = load_error(tmp_path, '[[queues]]\nname = "support"\nstrategy = "round-the-world"\n')
     assert "queues.support.strategy" in message
-    assert "round-robin" in message
+    assert "round-the-world" in message
     assert "longest-idle" in message
 
 
@@ -291,3 +291,51 @@ def test_file_that_is_not_utf8(tmp_path):
     path.write_bytes(b'log_level = "\xff\xfe"\n')
     with pytest.raises(ConfigError, match="not valid TOML"):
         config.load(path, env={})
+
+
+# -- email channel and gateways --------------------------------------------------------------
+
+
+def test_email_and_gateway_from_the_environment():
+    cfg = config.load(
+        None,
+        env={
+            "CALLYARD_CHANNELS__EMAIL__ENABLED": "true",
+            "CALLYARD_CHANNELS__EMAIL__ADDRESSES": "support@shop.test, sales@shop.test",
+            "CALLYARD_CHANNELS__EMAIL__RELAY_PASSWORD": "pw",
+            "CALLYARD_CHANNELS__EMAIL__RELAY_USERNAME": "user",
+            "CALLYARD_GATEWAY__SECRET": "x" * 32,
+            "CALLYARD_GATEWAY__LEASE_SECONDS": "30",
+        },
+    )
+    assert cfg.channels.email.addresses == ["support@shop.test", "sales@shop.test"]
+    assert cfg.channels.email.port == 2525 and cfg.channels.email.max_message_bytes == 25 * 1024 * 1024
+    assert (cfg.gateway.secret, cfg.gateway.lease_seconds) == ("x" * 32, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[channels.email]\nenabled = true\n", "channels.email.addresses"),
+        ('[channels.email]\naddresses = ["not-an-address"]\n', "channels.email.addresses[0]"),
+        ('[channels.email]\ndomains = ["a@b"]\n', "channels.email.domains[0]"),
+        ("[channels.email]\nport = 70000\n", "channels.email.port"),
+        ("[channels.email]\nrelay_port = 0\n", "channels.email.relay_port"),
+        ("[channels.email]\nmax_message_bytes = 10\n", "channels.email.max_message_bytes"),
+        ("[channels.email]\nmax_attachments = -1\n", "channels.email.max_attachments"),
+        ('[channels.email]\ntls_cert = "c.pem"\n', "channels.email.tls_key"),
+        ('[channels.email]\nrelay_username = "u"\n', "channels.email.relay_password"),
+        (
+            '[channels.email]\nenabled = true\naddresses = ["a@b.c"]\nqueue = "nope"\n'
+            '[[queues]]\nname = "support"\n',
+            "channels.email.queue",
+        ),
+        ('[gateway]\nsecret = "short"\n', "gateway.secret"),
+        ('[gateway]\ncore_url = "localhost:8080"\n', "gateway.core_url"),
+        ("[gateway]\nlease_seconds = 0\n", "gateway.lease_seconds"),
+        ("[gateway]\npoll_seconds = 0\n", "gateway.poll_seconds"),
+        ("[channels.email]\nmax_message_bytes = 100000000\n", "channels.email.max_message_bytes"),
+    ],
+)
+def test_bad_email_and_gateway_values_name_the_key(tmp_path, text, key):
+    assert key in load_error(tmp_path, text)

@@ -252,8 +252,9 @@ def test_routing_offers_to_an_available_skilled_agent_and_records_why(services, 
     assert recorded.agent_id == anna.id
     assert recorded.strategy == "longest-idle"
     assert "Anna" in recorded.reason
+    assert (recorded.action, recorded.step) == ("offer", "base")
     assert recorded.candidates == [
-        {"agent_id": anna.id, "name": "Anna", "eligible": True, "reason": "eligible"}
+        {"agent_id": anna.id, "name": "Anna", "eligible": True, "reason": "chosen", "score": 0.0}
     ]
     assert published == [ev.InteractionOffered(current.id, anna.id, offer.id, offer.expires_at)]
 
@@ -276,10 +277,11 @@ def test_agents_lacking_the_skill_or_on_break_get_nothing_and_the_wait_is_record
     cleo = add_agent(services, "cleo", skills={"support": 9}, presence="break")
     dan = add_agent(services, "dan", skills={"support": 9}, presence="offline")
     result = ingest(services)
-    for _ in range(4):
-        (decision,) = services.router.route()
-        assert decision.agent_id is None
+    (decision,) = services.router.route()
+    assert decision.agent_id is None
+    for _ in range(3):  # nothing changed: nothing to decide again
         clock.advance(5)
+        assert services.router.route() == []
     current = interaction(result.interaction_id)
     assert (current.state, current.agent_id) == (QUEUED, None)
     assert Offer.select().count() == 0

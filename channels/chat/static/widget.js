@@ -101,6 +101,7 @@
   const pending = new Map();   // client_id -> {text, node}
   let socket = null;
   let ready = false;           // a session is established on the current connection
+  let typingSent = 0;          // when we last told the server the visitor is typing
 
   function newClientId() {
     const raw = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
@@ -138,10 +139,17 @@
     const p = { text, node };
     pending.set(clientId, p);
     box.value = "";
+    typingSent = 0;   // the next keystroke starts a new burst of typing
     if (ready) send(clientId, p);
   });
   box.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+  });
+  // Tell the agent the customer is typing, at most every 2 seconds (nothing is stored).
+  box.addEventListener("input", () => {
+    if (!ready || !box.value.trim() || Date.now() - typingSent < 2000) return;
+    typingSent = Date.now();
+    socket.emit("typing", {});
   });
   $(".end").addEventListener("click", () => {
     if (ready) socket.emit("leave", {}, () => { status.textContent = "Chat ended. Write again any time."; });

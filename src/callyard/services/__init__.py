@@ -9,14 +9,25 @@ from ..bus import Bus
 from ..clock import Clock, utcnow
 from ..config import Config
 from ..store import Store
+from .agent_events import AgentEventLog
 from .agents import AgentService
+from .attachments import AttachmentStore
+from .calls import CallService
+from .contact_cards import ContactCards
 from .contacts import ContactService
+from .crm import CrmService
+from .inbox import InboxViews
 from .interactions import InteractionService
+from .library import Library
 from .notifier import Notifier
 from .outbox import OutboxService
 from .queues import QueueService
 from .router import RouterService
+from .supervision import SupervisionService
+from .tokens import TokenService
 from .views import Views
+from .webhooks import WebhookService
+from .workdesk import WorkdeskService
 
 
 @dataclass
@@ -32,6 +43,18 @@ class Services:
     outbox: OutboxService
     router: RouterService
     views: Views
+    # The agent inbox (issue 8)
+    journal: AgentEventLog
+    workdesk: WorkdeskService
+    inbox: InboxViews
+    contact_cards: ContactCards
+    library: Library
+    calls: CallService
+    attachments: AttachmentStore | None = None
+    tokens: TokenService | None = None
+    webhooks: WebhookService | None = None
+    crm: CrmService | None = None
+    supervision: SupervisionService | None = None
 
 
 def build(
@@ -48,19 +71,64 @@ def build(
         max_attempts=config.outbox.max_attempts,
         retry_base_seconds=config.outbox.retry_base_seconds,
     )
-    interactions = InteractionService(store, notifier, clock, contacts, outbox)
-    return Services(
+    attachments = AttachmentStore(config.data_path("attachments"))
+    interactions = InteractionService(store, notifier, clock, contacts, outbox, attachments)
+    agents = AgentService(store, notifier, clock, dataclasses.asdict(config.capacity))
+    router = RouterService(
+        store,
+        notifier,
+        clock,
+        interactions,
+        agents,
+        offer_timeout=config.routing.offer_timeout,
+        max_no_answer=config.routing.max_no_answer,
+        blocks=config.routing.blocks,
+        resync_seconds=config.routing.resync_seconds,
+    )
+    router.watch(bus)
+    views = Views()
+    journal = AgentEventLog(store, clock, retention_seconds=config.inbox.event_retention_seconds)
+    inbox = InboxViews(views, journal, config.inbox)
+    services = Services(
         config=config,
         store=store,
         bus=bus,
         clock=clock,
         contacts=contacts,
-        agents=AgentService(store, notifier, clock, dataclasses.asdict(config.capacity)),
+        agents=agents,
         queues=QueueService(store, clock),
         interactions=interactions,
         outbox=outbox,
-        router=RouterService(
-            store, notifier, clock, interactions, offer_timeout=config.routing.offer_timeout
+        router=router,
+        views=views,
+        attachments=attachments,
+        journal=journal,
+        workdesk=WorkdeskService(
+            store, notifier, clock, interactions, config.inbox, offer_timeout=config.routing.offer_timeout
         ),
-        views=Views(),
+        inbox=inbox,
+        contact_cards=ContactCards(store, notifier, clock, inbox),
+        library=Library(store, clock),
+        calls=CallService(store, notifier, clock, contacts, interactions),
     )
+    _add_integrations(services, notifier)
+    return services
+
+
+def _add_integrations(services: Services, notifier: Notifier) -> None:
+    """Tokens, webhooks, the CRM hook and supervision. Webhooks and the CRM hook listen in every
+    process that changes state (the core, the CLI), so no event is missed; the core delivers."""
+    config, store, clock = services.config, services.store, services.clock
+    services.tokens = TokenService(store, clock)
+    services.webhooks = WebhookService(
+        store,
+        notifier,
+        clock,
+        services.outbox,
+        timeout_seconds=config.webhooks.timeout_seconds,
+        disable_after=config.webhooks.disable_after,
+    )
+    services.crm = CrmService(store, notifier, clock, services.outbox, config.crm)
+    services.supervision = SupervisionService(store, notifier, clock, services.interactions, services.agents)
+    services.bus.subscribe(services.webhooks.on_event)
+    services.bus.subscribe(services.crm.on_event)

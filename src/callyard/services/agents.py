@@ -171,3 +171,32 @@ class AgentService:
             Agent.update(
                 password_hash=generate_password_hash(password), session_epoch=Agent.session_epoch + 1
             ).where(Agent.id == agent_id).execute()
+
+    def set_routing_order(self, agent_id: int, order: int) -> Agent:
+        """Where the agent comes in top-down, round-robin and ring-progressively queues (lower
+        first, then by id). The router picks it up at its next full rebuild."""
+        if not 0 <= order <= 1_000_000:
+            raise InvalidInput(f"order must be 0-1000000, got {order}", error_id="invalid-agent")
+        with self._store.atomic():
+            self.get(agent_id)
+            Agent.update(routing_order=order).where(Agent.id == agent_id).execute()
+        return self.get(agent_id)
+
+    def set_dial_string(self, agent_id: int, dial_string: str | None) -> Agent:
+        """How FreeSWITCH rings the agent's phone (``user/1001``); None: ``user/<login>``."""
+        if dial_string is not None:
+            dial_string = dial_string.strip()
+            if not DIAL_STRING_RE.match(dial_string):
+                raise InvalidInput(
+                    f"dial string {dial_string!r} must look like user/1001 or sofia/gateway/gw/number "
+                    "(letters, digits and . _ / @ : + - only)",
+                    error_id="invalid-dial-string",
+                )
+        with self._store.atomic():
+            self.get(agent_id)
+            Agent.update(dial_string=dial_string).where(Agent.id == agent_id).execute()
+        return self.get(agent_id)
+
+
+# A FreeSWITCH endpoint: no spaces, braces or commas (those would inject channel variables).
+DIAL_STRING_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./@:+-]{1,240}$")

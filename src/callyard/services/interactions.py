@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import peewee as pw
 
@@ -17,8 +19,10 @@ from ..events import (
     InteractionClosed,
     InteractionCreated,
     InteractionQueued,
+    InteractionTimedOut,
     InteractionWrappedUp,
     MessageCreated,
+    OfferWithdrawn,
     OutboxItemAdded,
 )
 from ..models import (
@@ -31,6 +35,8 @@ from ..models import (
     TRANSITIONS,
     WRAP_UP,
     Agent,
+    Attachment,
+    Identity,
     Interaction,
     Message,
     Offer,
@@ -38,6 +44,7 @@ from ..models import (
     StateChange,
 )
 from ..store import Store
+from .attachments import AttachmentStore, NewAttachment, safe_filename
 from .contacts import ContactService
 from .notifier import Notifier
 from .offers import end_offer
@@ -46,6 +53,9 @@ from .outbox import OutboxService
 # States in which a new customer message continues the conversation instead of opening a new one.
 CONTINUING = (NEW, QUEUED, OFFERED, ACTIVE)
 MAX_REPLY_BYTES = 64 * 1024
+# What a customer is told when a queue's timeout or after-hours action closes their contact
+# and the config gives no message.
+NOBODY_AVAILABLE = "Sorry, nobody is available to answer right now. Please try again later."
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,8 @@ class Ingested:
     message_id: int
     # True when this exact message (same channel and external id) was stored before.
     duplicate: bool
+    # True when this message opened a new interaction.
+    new_interaction: bool = False
 
 
 def check_body(body: str, max_bytes: int) -> str:
@@ -72,15 +84,32 @@ def check_body(body: str, max_bytes: int) -> str:
     return body
 
 
+@dataclass(frozen=True)
+class _Extra:
+    """What a channel may add to an ingested message (see ``InteractionService.ingest``)."""
+
+    subject: str = ""
+    meta: dict[str, Any] | None = None
+    routable: bool = True
+    acknowledge: str | None = None
+
+
 class InteractionService:
     def __init__(
-        self, store: Store, notifier: Notifier, clock: Clock, contacts: ContactService, outbox: OutboxService
+        self,
+        store: Store,
+        notifier: Notifier,
+        clock: Clock,
+        contacts: ContactService,
+        outbox: OutboxService,
+        attachments: AttachmentStore | None = None,
     ) -> None:
         self._store = store
         self._notifier = notifier
         self._clock = clock
         self._contacts = contacts
         self._outbox = outbox
+        self._attachments = attachments
 
     # -- customers -------------------------------------------------------------------------
 
@@ -95,28 +124,100 @@ class InteractionService:
         external_id: str | None = None,
         max_bytes: int = MAX_REPLY_BYTES,
         contact_name: str = "",
+        subject: str = "",
+        meta: dict[str, Any] | None = None,
+        attachments: Sequence[NewAttachment] = (),
+        routable: bool = True,
+        acknowledge: str | None = None,
+        thread_refs: Sequence[str] = (),
+        thread_hint: int | None = None,
+        skills: dict[str, int] | None = None,
     ) -> Ingested:
         """Store a customer's message, opening an interaction in ``queue`` if none is open.
 
         Returns only after the commit, so the channel may acknowledge the customer then. A
         message whose (channel, external_id) is already stored is not stored again.
+
+        A channel with threads of its own (email) names what the message answers:
+        ``thread_refs`` are external ids of earlier messages, ``thread_hint`` an interaction
+        number the customer quoted (honoured only for the same customer); either one puts the
+        message into that conversation instead of ``thread_key``'s. A message that is not
+        ``routable`` (an auto-reply, a bounce) is stored but never offered to an agent: alone it
+        makes an interaction that is closed at once. ``acknowledge`` is a text sent back when the
+        message opens a new interaction; ``{number}`` in it becomes the interaction's number.
+        ``skills`` are what a new interaction needs on top of its queue's (a language, an IVR
+        choice).
         """
+        for skill, level in (skills or {}).items():
+            if not skill or not isinstance(level, int) or not 1 <= level <= 10:
+                raise InvalidInput(
+                    f"skill {skill!r}: level must be 1-10, got {level!r}", error_id="invalid-skill"
+                )
         if channel not in CHANNELS:
             raise InvalidInput(f"unknown channel {channel!r}", error_id="invalid-channel")
         check_body(body, max_bytes)
         if external_id is not None and not 0 < len(external_id) <= 255:
             raise InvalidInput("external_id must be 1-255 characters", error_id="invalid-message")
+        if attachments and self._attachments is None:
+            raise InvalidInput("this server keeps no attachments", error_id="attachments-unsupported")
         target = Queue.get_or_none(Queue.name == queue)
         if target is None:
             raise NotFound(f"queue {queue!r} does not exist", error_id="queue-not-found")
+        if attachments:
+            seen = self._existing(channel, external_id)
+            if seen is not None:  # a resend: no files to write (and delete again)
+                return seen
+        thread_key = self._thread_of(channel, identity, thread_refs, thread_hint) or thread_key
+        extra = _Extra(subject[:255], meta or {}, routable, acknowledge)
+        # Files first: a row is committed only once its file is safely written.
+        saved: list[tuple[NewAttachment, str]] = []
+        stored = False
         try:
-            return self._ingest(channel, identity, body, target, thread_key, external_id, contact_name)
+            for attachment in attachments:
+                saved.append((attachment, self._attachments.save(attachment.data, attachment.filename)))  # type: ignore[union-attr]
+            result = self._ingest(
+                channel, identity, body, target, thread_key, external_id, contact_name, extra, saved, skills
+            )
+            stored = not result.duplicate
+            return result
         except pw.IntegrityError:
             # Lost a race with the same message arriving twice at once: the other one won.
             existing = self._existing(channel, external_id)
             if existing is None:
                 raise
             return existing
+        finally:
+            if not stored:
+                for _, path in saved:
+                    self._attachments.delete(path)  # type: ignore[union-attr]
+
+    @staticmethod
+    def _thread_of(
+        channel: str, identity: tuple[str, str], refs: Sequence[str], hint: int | None
+    ) -> str | None:
+        """The thread key of the conversation a message answers, if it names one we know."""
+        refs = [r for r in refs if r and len(r) <= 255][-100:]
+        if refs:
+            earlier = (
+                Message.select(Interaction.thread_key)
+                .join(Interaction)
+                .where(Message.channel == channel, Message.external_id.in_(refs))
+                .order_by(Message.id.desc())
+                .first()
+            )
+            if earlier is not None and earlier.interaction.thread_key:
+                return earlier.interaction.thread_key
+        if hint is not None:
+            quoted = Interaction.get_or_none(Interaction.id == hint, Interaction.channel == channel)
+            same_customer = (
+                Identity.select()
+                .where(Identity.kind == identity[0], Identity.value == identity[1])
+                .where(Identity.contact == (quoted.contact_id if quoted else None))
+                .exists()
+            )
+            if quoted is not None and same_customer and quoted.thread_key:
+                return quoted.thread_key
+        return None
 
     def _ingest(
         self,
@@ -127,9 +228,14 @@ class InteractionService:
         thread_key: str,
         external_id: str | None,
         contact_name: str,
+        extra: _Extra | None = None,
+        attachments: Sequence[tuple[NewAttachment, str]] = (),
+        skills: dict[str, int] | None = None,
     ) -> Ingested:
+        extra = extra or _Extra()
         events: list[Event] = []
         now = self._clock()
+        new_interaction = False
         with self._store.atomic():
             # Two messages of one new conversation at once must not open two interactions.
             self._store.lock(f"thread:{channel}:{thread_key}")
@@ -154,16 +260,21 @@ class InteractionService:
                     queue=queue,
                     state=NEW,
                     priority=0,
+                    subject=extra.subject,
                     thread_key=thread_key,
                     created_at=now,
                     updated_at=now,
+                    skills=skills or {},
                 )
+                new_interaction = True
                 StateChange.create(interaction=interaction, from_state=None, to_state=NEW, at=now)
-                self._move(interaction, QUEUED, now, queued_at=now)
-                events += [
-                    InteractionCreated(interaction.id, channel),
-                    InteractionQueued(interaction.id, queue.name),
-                ]
+                events.append(InteractionCreated(interaction.id, channel))
+                if extra.routable:
+                    self._move(interaction, QUEUED, now, queued_at=now)
+                    events.append(InteractionQueued(interaction.id, queue.name))
+                else:
+                    # Kept for the record, never offered to anyone.
+                    self._move(interaction, CLOSED, now, ended_at=now, closed_at=now)
             message = Message.create(
                 interaction=interaction,
                 channel=channel,
@@ -171,13 +282,44 @@ class InteractionService:
                 body=body,
                 external_id=external_id,
                 created_at=now,
+                meta=extra.meta,
             )
+            for attachment, path in attachments:
+                Attachment.create(
+                    message=message,
+                    filename=safe_filename(attachment.filename),
+                    content_type=attachment.content_type[:255] or "application/octet-stream",
+                    size=len(attachment.data),
+                    path=path,
+                    content_id=attachment.content_id[:255],
+                    inline=attachment.inline,
+                    created_at=now,
+                )
             Interaction.update(last_message_at=now, updated_at=now).where(
                 Interaction.id == interaction.id
             ).execute()
             events.append(MessageCreated(message.id, interaction.id, channel, "in", None))
+            if new_interaction and extra.routable and extra.acknowledge:
+                events += self._acknowledge(interaction, extra.acknowledge, now)
         self._notifier.publish(events)
-        return Ingested(interaction.id, message.id, duplicate=False)
+        return Ingested(interaction.id, message.id, duplicate=False, new_interaction=new_interaction)
+
+    def _acknowledge(self, interaction: Interaction, text: str, now: dt.datetime) -> list[Event]:
+        """The automatic first answer, sent through the outbox like an agent's reply."""
+        body = text.replace("{number}", str(interaction.id))
+        message = Message.create(
+            interaction=interaction,
+            channel=interaction.channel,
+            direction="out",
+            body=body,
+            created_at=now,
+            meta={"auto": "acknowledgement"},
+        )
+        item = self._outbox.enqueue(interaction.channel, message.id, {})
+        return [
+            MessageCreated(message.id, interaction.id, interaction.channel, "out", None),
+            OutboxItemAdded(item.id, interaction.channel),
+        ]
 
     @staticmethod
     def _existing(channel: str, external_id: str | None) -> Ingested | None:
@@ -222,10 +364,17 @@ class InteractionService:
     # -- agents ----------------------------------------------------------------------------
 
     def accept(self, agent_id: int, interaction_id: int) -> Interaction:
-        """Take an offered interaction. Exactly one agent wins; the others get a Conflict."""
+        """Take an offered interaction. Exactly one agent wins; the others get a Conflict.
+
+        When the same work was offered to several agents at once (ring-all), the winner's accept
+        withdraws the other offers, so the others are told at once.
+        """
         now = self._clock()
         events: list[Event] = []
         with self._store.atomic():
+            # Accepts of one interaction run one after the other (rows are then locked in one
+            # order, so two accepts at once cannot deadlock on PostgreSQL).
+            self._store.lock(f"interaction:{interaction_id}")
             offer = (
                 Offer.select()
                 .where(Offer.interaction == interaction_id, Offer.agent == agent_id, Offer.state == "pending")
@@ -240,6 +389,11 @@ class InteractionService:
                 )
                 if last is not None and last.state == "expired":  # the router's tick came first
                     raise Conflict("the offer timed out before it was accepted", error_id="offer-expired")
+                # ring-all: rung here too, but another agent accepted first
+                current = self._get(interaction_id) if last is not None else None
+                held = current is not None and current.state not in (QUEUED, OFFERED)
+                if held and current.agent_id not in (None, agent_id):
+                    raise Conflict("another agent took this offer first", error_id="offer-taken")
                 raise Conflict("this offer is no longer available", error_id="offer-gone")
             if offer.expires_at <= now:
                 events += end_offer(offer, now, "expired", "offer timed out")
@@ -250,9 +404,18 @@ class InteractionService:
                     .execute()
                 )
                 interaction = self._get(interaction_id)
-                if not taken or interaction.state != OFFERED or interaction.agent_id != agent_id:
+                # agent_id None: rung at several agents at once (ring-all); the first accept wins
+                if not taken or interaction.state != OFFERED or interaction.agent_id not in (None, agent_id):
                     raise Conflict("this offer is no longer available", error_id="offer-gone")
                 self._move(interaction, ACTIVE, now, agent_id=agent_id, answered_at=now)
+                Agent.update(missed_offers=0).where(Agent.id == agent_id).execute()
+                for other in Offer.select().where(
+                    Offer.interaction == interaction_id, Offer.state == "pending"
+                ):
+                    Offer.update(state="withdrawn", decided_at=now).where(Offer.id == other.id).execute()
+                    events.append(
+                        OfferWithdrawn(interaction_id, other.agent_id, other.id, "another agent accepted it")
+                    )
                 events.append(InteractionAssigned(interaction_id, agent_id))
         self._notifier.publish(events)
         if not any(isinstance(e, InteractionAssigned) for e in events):
@@ -349,6 +512,41 @@ class InteractionService:
         self._move(interaction, CLOSED, now, closed_at=now)
         if interaction.agent_id:
             Agent.update(idle_since=now).where(Agent.id == interaction.agent_id).execute()
+
+    # -- the router ------------------------------------------------------------------------
+
+    def time_out(self, interaction_id: int, action: str, message: str, reason: str) -> bool:
+        """Nobody took waiting work in time (or its queue is closed): ``close`` tells the
+        customer ``message`` through the outbox and closes; ``voicemail`` and ``callback`` set
+        that state for the voice channel to act on. False when it was no longer waiting."""
+        now = self._clock()
+        events: list[Event] = []
+        with self._store.atomic():
+            interaction = self._get(interaction_id)
+            if interaction.state != QUEUED:
+                return False
+            queue_name = interaction.queue.name if interaction.queue_id else ""
+            if action == "close":
+                text = message or NOBODY_AVAILABLE
+                out = Message.create(
+                    interaction=interaction,
+                    channel=interaction.channel,
+                    direction="out",
+                    body=text,
+                    created_at=now,
+                )
+                item = self._outbox.enqueue(interaction.channel, out.id, {})
+                self._move(interaction, CLOSED, now, ended_at=now, closed_at=now)
+                events += [
+                    MessageCreated(out.id, interaction_id, interaction.channel, "out", None),
+                    OutboxItemAdded(item.id, interaction.channel),
+                    InteractionClosed(interaction_id, None),
+                ]
+            else:
+                self._move(interaction, action, now, ended_at=now)
+            events.append(InteractionTimedOut(interaction_id, queue_name, action, reason))
+        self._notifier.publish(events)
+        return True
 
     # -- helpers ---------------------------------------------------------------------------
 

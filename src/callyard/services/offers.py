@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..events import Event, InteractionQueued, OfferWithdrawn
-from ..models import OFFERED, QUEUED, Interaction, Offer, StateChange
+from ..models import OFFERED, QUEUED, Agent, Interaction, Offer, StateChange
 
 
 def end_offer(offer: Offer, now: dt.datetime, state: str, reason: str) -> list[Event]:
@@ -22,13 +22,16 @@ def end_offer(offer: Offer, now: dt.datetime, state: str, reason: str) -> list[E
     if not ended:
         return []
     events: list[Event] = [OfferWithdrawn(offer.interaction_id, offer.agent_id, offer.id, reason)]
+    if state == "expired":  # max_no_answer counts offers let lapse in a row
+        Agent.update(missed_offers=Agent.missed_offers + 1).where(Agent.id == offer.agent_id).execute()
+    # Offered to this agent alone, or (ring-all, ring-progressively: no agent set) to several of
+    # whom none is still ringing: back to the queue.
+    mine = Interaction.agent == offer.agent_id
+    if not Offer.select().where(Offer.interaction == offer.interaction_id, Offer.state == "pending").exists():
+        mine = mine | Interaction.agent.is_null()
     moved = (
         Interaction.update(state=QUEUED, agent=None, updated_at=now)
-        .where(
-            Interaction.id == offer.interaction_id,
-            Interaction.state == OFFERED,
-            Interaction.agent == offer.agent_id,
-        )
+        .where(Interaction.id == offer.interaction_id, Interaction.state == OFFERED, mine)
         .execute()
     )
     if moved:

@@ -9,6 +9,7 @@ from ..config import STRATEGIES, QueueConfig, validate_queue_name
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Queue
 from ..store import Store
+from .queue_rules import rules_json
 
 
 class QueueService:
@@ -48,6 +49,7 @@ class QueueService:
                     priority=qc.priority,
                     skills=dict(qc.skills),
                     wrap_up_seconds=qc.wrap_up_seconds,
+                    rules=rules_json(qc),
                 )
                 if existing is None:
                     Queue.create(name=qc.name, created_at=self._clock(), **fields)

@@ -6,7 +6,16 @@ import datetime as dt
 from typing import Any
 
 from ..errors import Forbidden, NotFound
-from ..models import OPEN_STATES, Agent, Interaction, Message, Offer, OutboxItem, RoutingDecision
+from ..models import (
+    Agent,
+    Attachment,
+    ContactCrm,
+    Interaction,
+    Message,
+    Offer,
+    OutboxItem,
+    RoutingDecision,
+)
 from .outbox import delivery_of
 
 
@@ -26,7 +35,14 @@ def agent_dict(agent: Agent) -> dict[str, Any]:
     }
 
 
-def message_dict(message: Message, delivery: dict[str, Any] | None = None) -> dict[str, Any]:
+def message_dict(
+    message: Message,
+    delivery: dict[str, Any] | None = None,
+    attachments: list[Attachment] | None = None,
+) -> dict[str, Any]:
+    meta = message.meta or {}
+    if attachments is None:
+        attachments = list(message.attachments.order_by(Attachment.id))
     out = {
         "id": message.id,
         "interaction_id": message.interaction_id,
@@ -34,10 +50,29 @@ def message_dict(message: Message, delivery: dict[str, Any] | None = None) -> di
         "body": message.body,
         "created_at": iso(message.created_at),
         "agent_name": message.agent.name if message.agent_id else None,
+        # What channels with more than text add (email): the subject, the HTML body as the
+        # channel sanitised it (safe to insert as HTML), and why a message was automatic
+        # ("auto-reply", "bounce", "acknowledgement"; None for a person's message).
+        "subject": meta.get("subject", ""),
+        "html": meta.get("html"),
+        "auto": meta.get("auto"),
+        "attachments": [attachment_dict(a) for a in attachments],
     }
     if delivery is not None:
         out["delivery"] = delivery
     return out
+
+
+def attachment_dict(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": attachment.id,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "inline": attachment.inline,
+        "content_id": attachment.content_id,
+        "url": f"/attachments/{attachment.id}",
+    }
 
 
 def interaction_dict(interaction: Interaction, offer: Offer | None = None) -> dict[str, Any]:
@@ -53,15 +88,28 @@ def interaction_dict(interaction: Interaction, offer: Offer | None = None) -> di
             "id": contact.id,
             "name": contact.name or _display_name(identities),
             "identities": identities,
+            "crm": crm_card(contact.id),
         },
         "created_at": iso(interaction.created_at),
         "queued_at": iso(interaction.queued_at),
         "last_message_at": iso(interaction.last_message_at),
         "preview": _preview(interaction),
+        "subject": interaction.subject,
     }
     if offer is not None:
         out["offer"] = {"id": offer.id, "expires_at": iso(offer.expires_at)}
     return out
+
+
+def _attachments_of(message_ids: list[int]) -> dict[int, list[Attachment]]:
+    """The attachments of many messages in one query, by message id."""
+    files: dict[int, list[Attachment]] = {}
+    if message_ids:
+        for attachment in (
+            Attachment.select().where(Attachment.message.in_(message_ids)).order_by(Attachment.id)
+        ):
+            files.setdefault(attachment.message_id, []).append(attachment)
+    return files
 
 
 def _display_name(identities: list[dict[str, str]]) -> str:
@@ -97,20 +145,6 @@ class Views:
             raise Forbidden("this interaction is not yours", error_id="not-your-interaction")
         return interaction
 
-    def inbox(self, agent: Agent) -> dict[str, Any]:
-        """What the agent's inbox shows on (re)connect: their open work and their pending offers."""
-        mine = (
-            Interaction.select()
-            .where(Interaction.agent == agent.id, Interaction.state.in_(OPEN_STATES))
-            .order_by(Interaction.last_message_at.desc(nulls="LAST"), Interaction.id.desc())
-        )
-        offers = Offer.select().where(Offer.agent == agent.id, Offer.state == "pending")
-        return {
-            "agent": agent_dict(agent),
-            "interactions": [interaction_dict(i) for i in mine if i.state != "offered"],
-            "offers": [interaction_dict(o.interaction, o) for o in offers],
-        }
-
     def conversation(self, agent: Agent, interaction_id: int) -> dict[str, Any]:
         interaction = self.interaction_for(agent, interaction_id)
         return {
@@ -125,11 +159,24 @@ class Views:
             .where(Message.interaction == interaction_id)
             .order_by(Message.created_at, Message.id)
         )
+        ids = [m.id for m in messages]
         delivery = {
             item.message_id: delivery_of(item)
-            for item in OutboxItem.select().where(OutboxItem.message.in_([m.id for m in messages]))
+            for item in OutboxItem.select().where(OutboxItem.message.in_(ids)).order_by(OutboxItem.id)
         }
-        return [message_dict(m, delivery.get(m.id) if m.direction == "out" else None) for m in messages]
+        files = _attachments_of(ids)
+        return [
+            message_dict(m, delivery.get(m.id) if m.direction == "out" else None, files.get(m.id, []))
+            for m in messages
+        ]
+
+    def attachment_for(self, agent: Agent, attachment_id: int) -> Attachment:
+        """An attachment, if the agent may see its conversation."""
+        attachment = Attachment.get_or_none(Attachment.id == attachment_id)
+        if attachment is None:
+            raise NotFound(f"no attachment with id {attachment_id}", error_id="attachment-not-found")
+        self.interaction_for(agent, attachment.message.interaction_id)
+        return attachment
 
     def thread_history(self, channel: str, thread_key: str, limit: int = 200) -> list[dict[str, Any]]:
         """Every message of a customer's conversation on one channel, oldest first (chat widget)."""
@@ -140,13 +187,20 @@ class Views:
             .order_by(Message.created_at.desc(), Message.id.desc())
             .limit(limit)
         )
-        return [message_dict(m) for m in reversed(list(messages))]
+        ordered = list(reversed(list(messages)))
+        files = _attachments_of([m.id for m in ordered])
+        return [message_dict(m, attachments=files.get(m.id, [])) for m in ordered]
 
     def routing(self, interaction_id: int) -> list[dict[str, Any]]:
+        """Every routing decision about the interaction, oldest first: what was done (offer,
+        wait, overflow, timeout, after-hours), by which strategy at which escalation step, and
+        each candidate agent with their disqualifier or score ("why did this go to Anna?")."""
         return [
             {
                 "agent_id": d.agent_id,
+                "action": d.action,
                 "strategy": d.strategy,
+                "step": d.step,
                 "reason": d.reason,
                 "candidates": d.candidates,
                 "created_at": iso(d.created_at),
@@ -155,3 +209,9 @@ class Views:
             .where(RoutingDecision.interaction == interaction_id)
             .order_by(RoutingDecision.id)
         ]
+
+
+def crm_card(contact_id: int) -> dict[str, Any] | None:
+    """What the CRM lookup hook answered for a contact (None: never looked up), for its card."""
+    row = ContactCrm.get_or_none(ContactCrm.contact == contact_id)
+    return None if row is None else {"data": row.data, "fetched_at": iso(row.fetched_at)}

@@ -1,0 +1,1 @@
+"""The API channel: integrators' customers on channels Callyard has no adapter for."""

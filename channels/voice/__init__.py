@@ -1,0 +1,1 @@
+"""The voice channel: phone calls through FreeSWITCH's event socket."""

@@ -1,0 +1,440 @@
+"""The FreeSWITCH controller: calls come in on the outbound socket, commands and call events
+go over one inbound connection per node, and routing's offers become agent phone calls.
+
+State lives in the store (the call record); what is kept here is only what FreeSWITCH itself
+can tell again after a restart (``show channels``): which legs belong to which call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid as uuidlib
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.lock
+from gevent.server import StreamServer
+
+from callyard import events as ev
+from callyard.config import VoiceConfig
+from callyard.errors import CallyardError, Conflict
+from callyard.models import ACTIVE, Agent, CallRecord, Interaction
+from callyard.services import Services
+
+from .errors import FreeSwitchUnreachable
+from .esl import CallSession
+from .links import NodeLink
+from .session import CallerFlow
+
+log = logging.getLogger(__name__)
+PHONE_OFFLINE = "phone offline"
+UNREACHED = {
+    "USER_NOT_REGISTERED": PHONE_OFFLINE,
+    "NO_ANSWER": "missed call",
+    "NO_USER_RESPONSE": "missed call",
+    "USER_BUSY": "phone busy",
+    "CALL_REJECTED": "call declined",
+}
+
+
+def default_dial_string(agent: Agent) -> str:
+    return agent.dial_string or f"user/{agent.login}"
+
+
+class VoiceController:
+    def __init__(self, config: VoiceConfig, services: Services, *, recordings: Path) -> None:
+        self.config = config
+        self.services = services
+        self.recordings = recordings
+        self.links = [
+            NodeLink(
+                node,
+                on_event=self._on_event,
+                on_connected=self._reconcile,
+                command_timeout=config.command_timeout,
+                reconnect_max=config.reconnect_max_seconds,
+            )
+            for node in config.nodes
+        ]
+        self._server: StreamServer | None = None
+        self._sessions: dict[str, CallSession] = {}
+        self.agent_legs: dict[str, str] = {}  # agent leg uuid -> caller uuid
+        self._greenlets: set[gevent.Greenlet] = set()
+        # Calls ended on purpose by Callyard (transfer) that must not end the interaction.
+        self.transferring: set[str] = set()
+        # Calls this process is working on right now (menu, dialling): a reconnect's
+        # reconciliation leaves them alone.
+        self._busy: set[str] = set()
+        # Why Callyard itself ended a call (the agent's hangup button), for the call record.
+        self.ending: dict[str, str] = {}
+        self.address: tuple[str, int] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.recordings.mkdir(parents=True, exist_ok=True)
+        self._server = StreamServer((self.config.listen_host, self.config.listen_port), self._accept)
+        self._server.start()
+        self.address = self._server.address[:2]
+        for link in self.links:
+            link.start()
+        bus = self.services.bus
+        bus.subscribe(self._guarded(self._on_offer), ev.InteractionOffered)
+        bus.subscribe(self._guarded(self._on_closed), ev.InteractionClosed)
+        timed_out = getattr(ev, "InteractionTimedOut", None)  # queue timeout actions, when present
+        if timed_out is not None:
+            bus.subscribe(self._guarded(self._on_timed_out), timed_out)
+        log.info("voice: FreeSWITCH calls on %s:%s", *self.address)
+
+    def stop(self) -> None:
+        """Stop controlling calls; FreeSWITCH keeps them (we sent `resume`) for the next start."""
+        if self._server is not None:
+            self._server.stop(timeout=2)
+        for session in list(self._sessions.values()):
+            session.close()
+        self._sessions.clear()
+        gevent.killall(list(self._greenlets), timeout=2)
+        for link in self.links:
+            link.stop()
+
+    def spawn(self, fn: Any, *args: Any) -> gevent.Greenlet:
+        greenlet = gevent.spawn(self._run_guarded, fn, *args)
+        self._greenlets.add(greenlet)
+        greenlet.link(self._greenlets.discard)
+        return greenlet
+
+    def _run_guarded(self, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except CallyardError as exc:
+            log.info("voice: %s: %s", getattr(fn, "__name__", fn), exc.message)
+        except Exception:
+            log.exception("voice: %s failed", getattr(fn, "__name__", fn))
+
+    def _guarded(self, handler: Any) -> Any:
+        def run(event: Any) -> None:
+            try:
+                handler(event)
+            except Exception:
+                log.exception("voice: handling %s failed", getattr(event, "name", event))
+
+        return run
+
+    def link(self) -> NodeLink:
+        # Calls are controlled through the first connected node (one node per core today).
+        for link in self.links:
+            if link.connected:
+                return link
+        raise FreeSwitchUnreachable("no FreeSWITCH node is connected; it reconnects by itself, try again")
+
+    # -- calls coming in -------------------------------------------------------------------
+
+    def _accept(self, sock: Any, address: Any) -> None:
+        session = CallSession(address, sock, timeout=self.config.command_timeout)
+        # No database connection is held for the call's length: each step borrows one, so a
+        # thousand callers in menus do not drain the pool.
+        CallerFlow(self, session, self.config).run()
+
+    def db(self) -> Any:
+        return self.services.store.connection()
+
+    def entered(self, uuid: str, number: str, name: str) -> CallRecord | None:
+        self._busy.add(uuid)
+        try:
+            with self.db():
+                return self.services.calls.enter(uuid, number, name, queue=self.config.queue)
+        except CallyardError as exc:
+            log.warning("voice: cannot take call %s from %s: %s", uuid, number, exc.message)
+            return None
+
+    def recorded(self, uuid: str, path: str) -> None:
+        with self.db():
+            self.services.calls.recorded(uuid, path)
+
+    def enqueue(self, uuid: str, queue: str, skills: dict[str, int]) -> None:
+        try:
+            with self.db():
+                self.services.calls.enqueue(uuid, queue, skills)
+        except Conflict:
+            log.info("voice: call %s ended before it reached queue %s", uuid, queue)
+            return
+        if self.config.announce_seconds > 0:
+            self.spawn(self._announce, uuid)
+
+    def _announce(self, uuid: str) -> None:
+        """Every `announce_seconds` while the caller waits: a prompt and their place in line."""
+        while True:
+            gevent.sleep(self.config.announce_seconds)
+            with self.services.store.connection():
+                record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+                if record is None or record.state != "queued":
+                    return
+                position = self.services.calls.position(uuid)
+            # One broadcast: the prompt, then the number (the stock digits/N.wav go up to 20).
+            media = self.config.announce_prompt
+            if position <= 20:
+                media = f"file_string://{media}!digits/{position}.wav"
+            self.link().api(f"uuid_broadcast {uuid} {media} aleg")
+
+    def session_done(self, uuid: str, session: CallSession) -> None:
+        """The menu is over; keep the socket while the call lasts (it carries our `resume`)."""
+        self._busy.discard(uuid)
+        if uuid and session.connected:
+            self._sessions[uuid] = session
+        else:
+            session.close()
+
+    def voicemail(self, uuid: str) -> None:
+        """Voicemail entry point: the caller leaves a message; it waits in the queue for an agent
+        as an interaction with its audio. Wire queue timeouts and after-hours here."""
+        with self.services.store.connection():
+            record = self.services.calls.get(uuid)
+            path = str(self.recordings / f"voicemail-{uuid}.wav")
+            link = self.link()
+            link.api(f"uuid_break {uuid} all")
+            link.sendmsg(uuid, "playback", "voicemail/vm-record_message.wav")
+            link.sendmsg(uuid, "record", f"{path} 120 200 3")
+            link.sendmsg(uuid, "hangup", "NORMAL_CLEARING")
+            self.services.calls.voicemail(record.uuid, path)
+
+    def request_callback(self, uuid: str) -> None:
+        """Callback entry point: the caller hangs up and keeps their place in line; when an agent
+        is free the agent is called first, then the caller's number."""
+        with self.services.store.connection():
+            record = self.services.calls.callback(uuid)
+            link = self.link()
+            link.api(f"uuid_break {record.uuid} all")
+            link.sendmsg(record.uuid, "playback", "callyard/callback.wav")
+            link.sendmsg(record.uuid, "hangup", "NORMAL_CLEARING")
+
+    def hangup_call(self, uuid: str) -> None:
+        self.link().api(f"uuid_kill {uuid} NORMAL_CLEARING")
+
+    def _on_timed_out(self, event: Any) -> None:
+        record = self.services.calls.of_interaction(event.interaction_id)
+        if record is None or record.state != "queued":
+            return
+        action = getattr(event, "action", "")
+        if action == "voicemail":
+            self.spawn(self.voicemail, record.uuid)
+        elif action == "callback":
+            self.spawn(self.request_callback, record.uuid)
+        elif action == "hangup":
+            self.spawn(self.hangup_call, record.uuid)
+
+    # -- offers become phone calls ---------------------------------------------------------
+
+    def _on_offer(self, event: ev.InteractionOffered) -> None:
+        with self.db():
+            record = self.services.calls.of_interaction(event.interaction_id)
+        if record is not None and record.state in ("queued", "callback"):
+            self.spawn(self._dial, record.uuid, event.interaction_id, event.agent_id)
+
+    def _dial(self, caller_uuid: str, interaction_id: int, agent_id: int) -> None:
+        self._busy.add(caller_uuid)
+        try:
+            self._dial_agent(caller_uuid, interaction_id, agent_id)
+        finally:
+            self._busy.discard(caller_uuid)
+
+    def _dial_agent(self, caller_uuid: str, interaction_id: int, agent_id: int) -> None:
+        calls, interactions = self.services.calls, self.services.interactions
+        with self.db():
+            record = calls.get(caller_uuid)
+            callback = record.state == "callback"
+            agent = Agent.get_by_id(agent_id)
+            try:
+                link = self.link()
+            except FreeSwitchUnreachable:
+                ignore_conflict(interactions.reject, agent_id, interaction_id)
+                raise
+            agent_uuid = str(uuidlib.uuid4())
+            calls.ringing(caller_uuid, agent_id, agent_uuid)
+        self.agent_legs[agent_uuid] = caller_uuid
+        ring = self.config.ring_seconds
+        dial = (
+            f"{{origination_uuid={agent_uuid},call_timeout={ring},"
+            f"origination_caller_id_number={record.caller_number or 'anonymous'},"
+            f"callyard_call={caller_uuid}}}{default_dial_string(agent)} &park"
+        )
+        try:
+            result = link.bgapi(f"originate {dial}", timeout=ring + self.config.command_timeout)
+        except FreeSwitchUnreachable:
+            result = "-ERR FREESWITCH_UNREACHABLE"
+        if not result.startswith("+OK"):
+            self.agent_legs.pop(agent_uuid, None)
+            log.info("voice: agent %s not reached (%s)", agent.login, result.strip())
+            with self.db():
+                calls.not_reached(caller_uuid, callback=callback)
+                # Routing tries an agent who missed a call again when nobody else is free: a
+                # phone that is off, busy or unanswered would ring in a loop. Like a contact
+                # centre's "no answer" rule, the agent goes on break until they come back.
+                why = UNREACHED.get(result.split(" ", 1)[-1].strip())
+                if why and Agent.get_by_id(agent_id).presence == "available":
+                    self.services.agents.set_presence(agent_id, "break", why)
+                ignore_conflict(interactions.reject, agent_id, interaction_id)
+            return
+        with self.db():
+            try:
+                interactions.accept(agent_id, interaction_id)
+            except Conflict:
+                interaction = Interaction.get_by_id(interaction_id)
+                if not (interaction.state == ACTIVE and interaction.agent_id == agent_id):
+                    # The caller left or the offer moved on while the phone rang.
+                    self.agent_legs.pop(agent_uuid, None)
+                    ignore_unreachable(link.api, f"uuid_kill {agent_uuid} ORIGINATOR_CANCEL")
+                    calls.not_reached(caller_uuid, callback=callback)
+                    return
+            if not callback:
+                calls.connected(caller_uuid, agent_id, agent_uuid)
+        if callback:
+            self._call_back(link, caller_uuid, agent_id, agent_uuid)
+            return
+        bridged = link.api(f"uuid_bridge {caller_uuid} {agent_uuid}")
+        if not bridged.startswith("+OK"):
+            log.info("voice: caller %s gone as agent %s answered", caller_uuid, agent.login)
+            ignore_unreachable(link.api, f"uuid_kill {agent_uuid}")
+            self.agent_legs.pop(agent_uuid, None)
+            with self.db():
+                calls.ended(caller_uuid, "caller hung up as the agent answered")
+
+    def _call_back(self, link: NodeLink, old_uuid: str, agent_id: int, agent_uuid: str) -> None:
+        with self.db():
+            record = self.services.calls.get(old_uuid)
+        customer_uuid = str(uuidlib.uuid4())
+        dial = self.config.callback_dial_string.format(number=record.caller_number)
+        result = link.bgapi(
+            f"originate {{origination_uuid={customer_uuid},call_timeout={self.config.ring_seconds}}}{dial} &park",
+            timeout=self.config.ring_seconds + self.config.command_timeout,
+        )
+        if not result.startswith("+OK"):
+            ignore_unreachable(link.api, f"uuid_kill {agent_uuid}")
+            self.agent_legs.pop(agent_uuid, None)
+            with self.db():
+                self.services.calls.callback_failed(old_uuid, agent_id, result.strip())
+            return
+        with self.db():
+            self.services.calls.called_back(old_uuid, customer_uuid, agent_id, agent_uuid)
+        self.agent_legs[agent_uuid] = customer_uuid
+        link.api(f"uuid_bridge {customer_uuid} {agent_uuid}")
+
+    def _on_closed(self, event: ev.InteractionClosed) -> None:
+        with self.db():
+            self.services.calls.wrapped_up(event.interaction_id)
+
+    # -- what FreeSWITCH tells us ----------------------------------------------------------
+
+    def _on_event(self, link: NodeLink, headers: dict[str, str]) -> None:
+        name = headers.get("Event-Name", "")
+        uuid = headers.get("Unique-ID", "")
+        with self.services.store.connection():
+            if name == "CHANNEL_HANGUP_COMPLETE":
+                self._leg_gone(link, uuid, headers.get("Hangup-Cause", "").split("\n")[0])
+            elif name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
+                if CallRecord.get_or_none(CallRecord.uuid == uuid) is not None:
+                    self.services.calls.hold(uuid, name == "CHANNEL_HOLD")
+            elif name == "CUSTOM":
+                sub = headers.get("Event-Subclass", "")
+                user = headers.get("username") or headers.get("from-user") or ""
+                if sub in ("sofia::register", "sofia::unregister") and user:
+                    self._phone_presence(user, sub == "sofia::register")
+
+    def _leg_gone(self, link: NodeLink, uuid: str, cause: str) -> None:
+        calls = self.services.calls
+        session = self._sessions.pop(uuid, None)
+        if session is not None:
+            session.close()
+        caller_uuid = self.agent_legs.pop(uuid, None)
+        if caller_uuid is not None:
+            # The agent's leg ended: while talking, that ends the call for the caller too.
+            record = CallRecord.get_or_none(CallRecord.uuid == caller_uuid)
+            if record is not None and record.state == "talking" and record.agent_uuid == uuid:
+                if caller_uuid in self.transferring:
+                    return
+                ignore_unreachable(link.api, f"uuid_kill {caller_uuid} NORMAL_CLEARING")
+                reason = self.ending.pop(caller_uuid, None) or f"agent hung up ({cause or 'NORMAL_CLEARING'})"
+                calls.ended(caller_uuid, reason)
+            return
+        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        if record is None or record.state == "ended":
+            return
+        reason = self.ending.pop(uuid, None) or _why(record, cause)
+        ended = calls.ended(uuid, reason)
+        if record.agent_uuid and record.state in ("ringing", "talking"):
+            self.agent_legs.pop(record.agent_uuid, None)
+            ignore_unreachable(link.api, f"uuid_kill {record.agent_uuid} ORIGINATOR_CANCEL")
+        log.info("voice: call %s ended: %s", uuid, ended.reason if ended else reason)
+
+    def _phone_presence(self, user: str, registered: bool) -> None:
+        agent = (
+            Agent.select()
+            .where(
+                (Agent.dial_string == f"user/{user}") | (Agent.dial_string.is_null() & (Agent.login == user))
+            )
+            .first()
+        )
+        if agent is None:
+            return
+        agents = self.services.agents
+        if not registered and agent.presence == "available":
+            agents.set_presence(agent.id, "break", PHONE_OFFLINE)
+        elif registered and agent.presence == "break" and agent.presence_reason == PHONE_OFFLINE:
+            agents.set_presence(agent.id, "available")
+
+    def _reconcile(self, link: NodeLink) -> None:
+        """After (re)connecting: find our calls again with `show channels` and pick them up."""
+        live = link.channels()
+        calls = self.services.calls
+        with self.services.store.connection():
+            for record in calls.open_calls():
+                if record.state == "callback" or record.uuid in self._busy:
+                    continue
+                if record.uuid not in live:
+                    calls.ended(record.uuid, "call ended while Callyard was away from FreeSWITCH")
+                    if record.agent_uuid in live:
+                        ignore_unreachable(link.api, f"uuid_kill {record.agent_uuid}")
+                    continue
+                if record.state == "talking":
+                    if record.agent_uuid in live:
+                        self.agent_legs[record.agent_uuid] = record.uuid
+                    else:
+                        ignore_unreachable(link.api, f"uuid_kill {record.uuid} NORMAL_CLEARING")
+                        calls.ended(record.uuid, "agent left while Callyard was away")
+                elif record.state == "ringing":
+                    # The phone rang for a dial attempt that died with the old process.
+                    if record.agent_uuid in live:
+                        ignore_unreachable(link.api, f"uuid_kill {record.agent_uuid}")
+                    calls.not_reached(record.uuid)
+                    if record.agent_id:
+                        ignore_conflict(
+                            self.services.interactions.reject, record.agent_id, record.interaction_id
+                        )
+                elif record.state == "ivr":
+                    # The menu's socket died with the old process: the caller waits in the queue.
+                    link.sendmsg(record.uuid, "playback", self.config.music_on_hold)
+                    self.enqueue(record.uuid, self.config.queue, {})
+        log.info("voice: picked up %d open call(s) on %s", len(calls.open_calls()), link.name)
+
+
+def _why(record: CallRecord, cause: str) -> str:
+    where = {
+        "ivr": "in the menu",
+        "queued": "waiting in the queue",
+        "ringing": "while an agent's phone rang",
+        "talking": "during the conversation",
+    }.get(record.state, "")
+    return f"caller hung up {where} ({cause or 'NORMAL_CLEARING'})".replace("  ", " ")
+
+
+def ignore_conflict(fn: Any, *args: Any) -> None:
+    with contextlib.suppress(Conflict):
+        fn(*args)
+
+
+def ignore_unreachable(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except FreeSwitchUnreachable as exc:
+        log.info("voice: %s", exc.message)

@@ -1,0 +1,83 @@
+"""What agents and supervisors do to a call from the inbox: hang up, hold and resume, blind
+transfer to a queue, and listen, whisper or barge (``eavesdrop``)."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import TYPE_CHECKING
+
+from callyard.errors import CallyardError, Conflict, NotFound
+from callyard.models import Agent, CallRecord
+
+from .controller import default_dial_string, ignore_unreachable
+from .errors import CallGone
+
+if TYPE_CHECKING:
+    from .controller import VoiceController
+
+
+class CallControls:
+    def __init__(self, controller: VoiceController) -> None:
+        self._ctl = controller
+
+    def _call_of(self, interaction_id: int) -> CallRecord:
+        record = self._ctl.services.calls.of_interaction(interaction_id)
+        if record is None:
+            raise NotFound("this interaction is not a phone call", error_id="not-a-call")
+        if record.state == "ended":
+            raise CallGone("the call has ended")
+        return record
+
+    def hangup(self, interaction_id: int) -> None:
+        uuid = self._call_of(interaction_id).uuid
+        self._ctl.ending[uuid] = "agent hung up from the inbox"
+        self._ctl.hangup_call(uuid)
+
+    def hold(self, interaction_id: int, on: bool) -> None:
+        record = self._call_of(interaction_id)
+        result = self._ctl.link().api(f"uuid_hold {'' if on else 'off '}{record.uuid}".replace("  ", " "))
+        if not result.startswith("+OK"):
+            raise Conflict(f"FreeSWITCH refused: {result.strip()}", error_id="hold-failed")
+
+    def transfer_to_queue(self, interaction_id: int, agent_id: int, queue: str) -> None:
+        """Blind transfer to a queue: the agent drops out, the caller hears music and waits."""
+        record = self._call_of(interaction_id)
+        link = self._ctl.link()
+        self._ctl.transferring.add(record.uuid)
+        try:
+            self._ctl.services.calls.transferred(record.uuid, agent_id, queue)
+            if record.agent_uuid:
+                self._ctl.agent_legs.pop(record.agent_uuid, None)
+                ignore_unreachable(link.api, f"uuid_kill {record.agent_uuid} NORMAL_CLEARING")
+            link.sendmsg(record.uuid, "playback", self._ctl.config.music_on_hold)
+        finally:
+            self._ctl.transferring.discard(record.uuid)
+
+    def eavesdrop(self, interaction_id: int, supervisor_id: int, mode: str) -> str:
+        """A supervisor's phone listens in (``listen``), talks to the agent only (``whisper``) or
+        joins the conversation (``barge``). Returns the supervisor's leg."""
+        record = self._call_of(interaction_id)
+        if record.state != "talking":
+            raise Conflict("only a call in conversation can be listened to", error_id="not-talking")
+        supervisor = Agent.get_by_id(supervisor_id)
+        leg = str(uuidlib.uuid4())
+        options = {
+            "listen": "",
+            "whisper": ",eavesdrop_whisper_bleg=true",
+            "barge": ",eavesdrop_whisper_aleg=true,eavesdrop_whisper_bleg=true",
+        }
+        if mode not in options:
+            raise CallyardError(
+                f"mode must be listen, whisper or barge, not {mode!r}", error_id="invalid-input"
+            )
+        app = "three_way" if mode == "barge" else "eavesdrop"
+        result = self._ctl.link().bgapi(
+            f"originate {{origination_uuid={leg},call_timeout={self._ctl.config.ring_seconds}{options[mode]}}}"
+            f"{default_dial_string(supervisor)} &{app}({record.uuid})",
+            timeout=self._ctl.config.ring_seconds + self._ctl.config.command_timeout,
+        )
+        if not result.startswith("+OK"):
+            raise Conflict(
+                f"the supervisor's phone did not answer ({result.strip()})", error_id="not-reached"
+            )
+        return leg

@@ -1,0 +1,126 @@
+"""What a caller goes through on the outbound socket: answer, recording, greeting, menus,
+then music on hold in the queue. Runs in its own greenlet per call."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+from callyard.config import VoiceConfig
+from callyard.errors import CallyardError
+
+from .esl import CallSession, NotConnectedError, SessionGone
+from .ivr import MenuWalk
+
+if TYPE_CHECKING:
+    from .controller import VoiceController
+
+log = logging.getLogger(__name__)
+CHOICE_VAR = "callyard_choice"
+
+
+def caller_of(data: dict[str, str]) -> tuple[str, str, str]:
+    """(uuid, number, name) from the channel data FreeSWITCH sends on ``connect``."""
+    uuid = data.get("Unique-ID") or data.get("Channel-Unique-ID") or data.get("variable_uuid") or ""
+    number = data.get("Caller-Caller-ID-Number") or data.get("Channel-Caller-ID-Number") or ""
+    name = data.get("Caller-Caller-ID-Name") or data.get("Channel-Caller-ID-Name") or ""
+    return uuid.strip(), number.strip()[:64], name.strip()[:128]
+
+
+def recording_path(recordings: Path, uuid: str) -> str:
+    return str(recordings / f"{uuid}.wav")
+
+
+class CallerFlow:
+    def __init__(self, controller: VoiceController, session: CallSession, config: VoiceConfig) -> None:
+        self._ctl = controller
+        self._session = session
+        self._config = config
+        self.uuid = ""
+
+    def run(self) -> None:
+        session = self._session
+        try:
+            session.connect()
+            uuid, number, name = caller_of(session.session_data or {})
+            if not uuid:
+                log.warning("voice: FreeSWITCH connected a call without a Unique-ID; hanging up")
+                session.send("sendmsg\ncall-command: hangup\nhangup-cause: CALL_REJECTED")
+                return
+            self.uuid = uuid
+            # Keep the call when this socket goes (a restart): the dialplan parks it.
+            session.send("resume")
+            session.send("myevents")
+            # Only the completions the menu waits for: a call's other events (thirty-odd
+            # kilobytes of headers) come over the node's inbound connection already.
+            session.send("filter Event-Name CHANNEL_EXECUTE_COMPLETE")
+            record = self._ctl.entered(uuid, number, name)  # committed before the answer
+            if record is None:
+                session.send("sendmsg\ncall-command: hangup\nhangup-cause: TEMPORARY_FAILURE")
+                return
+            if record.state != "ivr":
+                return  # a call we know already (the socket came back): nothing to redo
+            self._execute("set", "park_after_bridge=true")
+            self._execute("answer", block=True)
+            if self._config.record:
+                path = recording_path(self._ctl.recordings, uuid)
+                self._execute("record_session", path)
+                self._ctl.recorded(uuid, path)
+            if self._config.greeting:
+                self._execute("playback", self._config.greeting, block=True)
+            walk = self._menus()
+            outcome = walk.outcome
+            if outcome.action == "hangup":
+                self._execute("hangup", "NORMAL_CLEARING")
+                return
+            if outcome.action in ("voicemail", "callback"):
+                self._ctl.enqueue(uuid, outcome.queue, outcome.skills)
+                if outcome.action == "voicemail":
+                    self._ctl.voicemail(uuid)
+                else:
+                    self._ctl.request_callback(uuid)
+                return
+            self._execute("playback", self._config.music_on_hold)
+            self._ctl.enqueue(uuid, outcome.queue, outcome.skills)
+        except (SessionGone, NotConnectedError, gevent.Timeout):
+            log.info("voice: caller %s left during the menu", self.uuid or "?")
+        except CallyardError as exc:
+            log.info("voice: call %s: %s", self.uuid or "?", exc.message)
+        except Exception:
+            log.exception("voice: call %s failed in the menu", self.uuid or "?")
+        finally:
+            self._ctl.session_done(self.uuid, session)
+
+    def _execute(self, app: str, arg: str = "", block: bool = False) -> Any:
+        timeout = self._config.command_timeout + self._config.timeout_ms / 1000 * (self._config.tries + 1)
+        return self._session.call_command(app, arg or None, block=block, response_timeout=timeout)
+
+    def _menus(self) -> MenuWalk:
+        walk = MenuWalk(self._config)
+        while (step := walk.step()) is not None:
+            args = " ".join(
+                [
+                    "1",
+                    "1",
+                    str(self._config.tries),
+                    str(self._config.timeout_ms),
+                    "#",
+                    step.prompt,
+                    self._config.invalid_prompt,
+                    CHOICE_VAR,
+                    step.regex,
+                    str(self._config.timeout_ms),
+                ]
+            )
+            done = self._execute("play_and_get_digits", args, block=True)
+            headers = getattr(done, "headers", {}) or {}
+            if headers.get("Hangup-Cause") or headers.get("Answer-State") == "hangup":
+                raise SessionGone()
+            digit = (headers.get(f"variable_{CHOICE_VAR}") or "").strip()
+            walk.answer(digit if digit in step.keys and digit else None)
+            # The variable stays on the channel: clear it for the next menu.
+            self._execute("unset", CHOICE_VAR)
+        return walk

@@ -1,0 +1,94 @@
+"""Each agent's journal of live pushes, numbered 1, 2, 3, … per agent.
+
+A browser tab remembers the last number it applied. When its websocket drops and comes back it
+asks for everything after that number and gets exactly what it missed, in order; a number it
+already has is a duplicate it ignores. The journal keeps ``retention`` worth of events; a tab
+that was away longer gets a fresh snapshot instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import peewee as pw
+
+from ..clock import Clock
+from ..models import AgentEvent
+from ..store import Store
+
+log = logging.getLogger(__name__)
+
+# Most events a catch-up returns; a tab further behind reloads the whole inbox instead.
+CATCH_UP_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    events: list[dict[str, Any]]  # {"seq", "name", "data"} in order
+    # False when the journal no longer holds everything after the cursor (or the cursor is
+    # from another database): the tab must reload its snapshot.
+    complete: bool
+    last_seq: int
+
+
+class AgentEventLog:
+    def __init__(self, store: Store, clock: Clock, *, retention_seconds: int) -> None:
+        self._store = store
+        self._clock = clock
+        self._retention = dt.timedelta(seconds=retention_seconds)
+        self._recorded = 0
+
+    def record(self, agent_id: int, name: str, data: dict[str, Any]) -> int:
+        """Journal one push for ``agent_id``; returns its number."""
+        now = self._clock()
+        for _attempt in range(5):
+            try:
+                with self._store.atomic():
+                    # One writer per agent at a time, so numbers are handed out in commit order.
+                    self._store.lock(f"agent-events:{agent_id}")
+                    seq = self.last_seq(agent_id) + 1
+                    AgentEvent.create(agent=agent_id, seq=seq, name=name, payload=data, created_at=now)
+                break
+            except pw.IntegrityError:  # pragma: no cover - another process took the number first
+                continue
+        else:  # pragma: no cover
+            raise RuntimeError(f"could not number an event for agent {agent_id}")
+        self._recorded += 1
+        if self._recorded % 1000 == 0:
+            self.prune(now)
+        return seq
+
+    @staticmethod
+    def last_seq(agent_id: int) -> int:
+        return AgentEvent.select(pw.fn.MAX(AgentEvent.seq)).where(AgentEvent.agent == agent_id).scalar() or 0
+
+    def since(self, agent_id: int, seq: int, limit: int = CATCH_UP_LIMIT) -> CatchUp:
+        """What ``agent_id`` was sent after ``seq``."""
+        last = self.last_seq(agent_id)
+        if seq > last:
+            return CatchUp([], complete=False, last_seq=last)
+        rows = list(
+            AgentEvent.select()
+            .where(AgentEvent.agent == agent_id, AgentEvent.seq > seq)
+            .order_by(AgentEvent.seq)
+            .limit(limit + 1)
+        )
+        complete = len(rows) <= limit and (not rows or rows[0].seq == seq + 1)
+        events = [{"seq": r.seq, "name": r.name, "data": r.payload} for r in rows[:limit]]
+        return CatchUp(events, complete=complete, last_seq=last)
+
+    def prune(self, now: dt.datetime) -> int:
+        """Drop events older than the retention, but never an agent's newest (it holds the count)."""
+        newest = AgentEvent.alias("newest")
+        latest = newest.select(pw.fn.MAX(newest.seq)).where(newest.agent == AgentEvent.agent)
+        with self._store.atomic():
+            removed = (
+                AgentEvent.delete()
+                .where(AgentEvent.created_at < now - self._retention, AgentEvent.seq < latest)
+                .execute()
+            )
+        log.debug("pruned %s agent events", removed)
+        return removed

@@ -1,0 +1,311 @@
+"""Phone calls: the interaction behind each call and its call record (times, agent, outcome).
+
+The voice channel reports what FreeSWITCH did (a call came in, the caller chose a queue, an
+agent's phone answered, someone hung up); this service turns that into state, committed
+before the channel goes on, and into the events the router and the inbox react to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from ..clock import Clock
+from ..errors import Conflict, NotFound
+from ..events import InteractionCreated, InteractionQueued, MessageCreated
+from ..models import ACTIVE, NEW, WRAP_UP, CallRecord, Interaction, Message, Queue, StateChange
+from ..store import Store
+from .contacts import ContactService
+from .interactions import InteractionService
+from .notifier import Notifier
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "voice"
+OPEN_CALL_STATES = ("ivr", "queued", "ringing", "talking", "callback")
+
+
+def _ms(later: dt.datetime | None, earlier: dt.datetime | None) -> int:
+    if later is None or earlier is None:
+        return 0
+    return max(int((later - earlier).total_seconds() * 1000), 0)
+
+
+class CallService:
+    def __init__(
+        self,
+        store: Store,
+        notifier: Notifier,
+        clock: Clock,
+        contacts: ContactService,
+        interactions: InteractionService,
+    ) -> None:
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._contacts = contacts
+        self._interactions = interactions
+
+    # -- a call's life ---------------------------------------------------------------------
+
+    def enter(self, uuid: str, number: str, name: str = "", queue: str = "support") -> CallRecord:
+        """A call reached Callyard: its interaction (new, in the menu) and call record, committed
+        before the caller is answered. The same call announced twice is stored once."""
+        now = self._clock()
+        existing = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        if existing is not None:
+            return existing
+        target = Queue.get_or_none(Queue.name == queue)
+        if target is None:
+            raise NotFound(f"queue {queue!r} does not exist", error_id="queue-not-found")
+        with self._store.atomic():
+            contact = self._contacts.find_or_create("phone", number or "anonymous", name=name)
+            interaction = Interaction.create(
+                contact=contact,
+                channel=CHANNEL,
+                queue=target,
+                state=NEW,
+                subject=f"Call from {number or 'an unknown number'}",
+                thread_key=uuid,
+                created_at=now,
+                updated_at=now,
+                last_message_at=now,
+            )
+            StateChange.create(interaction=interaction, from_state=None, to_state=NEW, at=now)
+            message = Message.create(
+                interaction=interaction,
+                channel=CHANNEL,
+                direction="in",
+                body=f"Phone call from {number or 'an unknown number'}",
+                external_id=uuid,
+                created_at=now,
+            )
+            record = CallRecord.create(
+                interaction=interaction, uuid=uuid, caller_number=number, state="ivr", entered_at=now
+            )
+        self._notifier.publish(
+            [
+                InteractionCreated(interaction.id, CHANNEL),
+                MessageCreated(message.id, interaction.id, CHANNEL, "in", None),
+            ]
+        )
+        return record
+
+    def enqueue(self, uuid: str, queue: str, skills: dict[str, int] | None = None) -> CallRecord:
+        """The caller is through the menu: into ``queue`` for an agent with ``skills``."""
+        now = self._clock()
+        target = Queue.get_or_none(Queue.name == queue)
+        if target is None:
+            raise NotFound(f"queue {queue!r} does not exist", error_id="queue-not-found")
+        with self._store.atomic():
+            record = self.get(uuid)
+            interaction = Interaction.get_by_id(record.interaction_id)
+            if interaction.state != NEW:
+                raise Conflict(f"the call is already {interaction.state}", error_id="invalid-transition")
+            Interaction.update(queue=target, skills=skills or {}).where(
+                Interaction.id == interaction.id
+            ).execute()
+            self._interactions._move(interaction, "queued", now, queued_at=now)  # noqa: SLF001 - one state machine
+            CallRecord.update(state="queued", queued_at=now).where(CallRecord.id == record.id).execute()
+        self._notifier.publish([InteractionQueued(interaction.id, queue)])
+        return self.get(uuid)
+
+    def ringing(self, uuid: str, agent_id: int, agent_uuid: str) -> None:
+        CallRecord.update(state="ringing", agent=agent_id, agent_uuid=agent_uuid).where(
+            CallRecord.uuid == uuid, CallRecord.state.in_(("queued", "callback"))
+        ).execute()
+
+    def not_reached(self, uuid: str, *, callback: bool = False) -> None:
+        """The agent's phone did not answer: the call waits in the queue again."""
+        CallRecord.update(state="callback" if callback else "queued", agent=None, agent_uuid=None).where(
+            CallRecord.uuid == uuid, CallRecord.state == "ringing"
+        ).execute()
+
+    def transferred(self, uuid: str, agent_id: int, queue: str) -> CallRecord:
+        """Blind transfer: the agent lets go, the caller waits in ``queue`` for the next agent."""
+        now = self._clock()
+        target = Queue.get_or_none(Queue.name == queue)
+        if target is None:
+            raise NotFound(f"queue {queue!r} does not exist", error_id="queue-not-found")
+        with self._store.atomic():
+            record = self.get(uuid)
+            interaction = self._interactions._owned(agent_id, record.interaction_id)  # noqa: SLF001
+            if interaction.state != ACTIVE or record.state != "talking":
+                raise Conflict("only a call in conversation can be transferred", error_id="not-talking")
+            Interaction.update(queue=target).where(Interaction.id == interaction.id).execute()
+            self._interactions._move(interaction, "queued", now, agent=None, queued_at=now)  # noqa: SLF001
+            CallRecord.update(
+                state="queued",
+                agent=None,
+                agent_uuid=None,
+                queued_at=now,
+                talk_ms=CallRecord.talk_ms + _ms(now, record.answered_at),
+                answered_at=None,
+            ).where(CallRecord.id == record.id).execute()
+        self._notifier.publish([InteractionQueued(interaction.id, queue)])
+        return self.get(uuid)
+
+    def voicemail(self, uuid: str, path: str) -> CallRecord:
+        """The caller leaves a message instead of waiting: the interaction keeps its place in
+        line for an agent, with the recording to listen to."""
+        now = self._clock()
+        with self._store.atomic():
+            record = self.get(uuid)
+            if record.state not in ("queued", "ivr"):
+                raise Conflict(
+                    f"a call that is {record.state} cannot go to voicemail", error_id="invalid-transition"
+                )
+            message = Message.create(
+                interaction=record.interaction_id,
+                channel=CHANNEL,
+                direction="in",
+                body="Voicemail left by the caller",
+                external_id=f"{uuid}:voicemail",
+                created_at=now,
+            )
+            CallRecord.update(
+                state="ended",
+                outcome="voicemail",
+                recording=path,
+                ended_at=now,
+                wait_ms=_ms(now, record.queued_at or record.entered_at),
+                reason="caller left a voicemail",
+            ).where(CallRecord.id == record.id).execute()
+        self._notifier.publish([MessageCreated(message.id, record.interaction_id, CHANNEL, "in", None)])
+        return self.get(uuid)
+
+    def callback(self, uuid: str) -> CallRecord:
+        """The caller asked to be called back: they hang up and keep their place in line."""
+        with self._store.atomic():
+            record = self.get(uuid)
+            if record.state != "queued":
+                raise Conflict(
+                    f"a call that is {record.state} cannot ask for a callback", error_id="invalid-transition"
+                )
+            CallRecord.update(
+                state="callback", outcome="callback", reason="caller asked to be called back"
+            ).where(CallRecord.id == record.id).execute()
+        return self.get(uuid)
+
+    def callback_failed(self, uuid: str, agent_id: int, why: str) -> None:
+        CallRecord.update(
+            state="callback", agent=None, agent_uuid=None, reason=f"callback not answered: {why}"[:255]
+        ).where(CallRecord.uuid == uuid).execute()
+        interaction = Interaction.get_by_id(self.get(uuid).interaction_id)
+        if interaction.state == ACTIVE and interaction.agent_id == agent_id:
+            self._interactions._move(interaction, "queued", self._clock(), agent=None)  # noqa: SLF001
+            self._notifier.publish([InteractionQueued(interaction.id, interaction.queue.name)])
+
+    def called_back(self, old_uuid: str, new_uuid: str, agent_id: int, agent_uuid: str) -> CallRecord:
+        """The agent and then the customer answered: the call record follows the new leg."""
+        now = self._clock()
+        record = self.get(old_uuid)
+        CallRecord.update(
+            uuid=new_uuid,
+            state="talking",
+            agent=agent_id,
+            agent_uuid=agent_uuid,
+            answered_at=now,
+            wait_ms=_ms(now, record.queued_at or record.entered_at),
+        ).where(CallRecord.id == record.id).execute()
+        return self.get(new_uuid)
+
+    def connected(self, uuid: str, agent_id: int, agent_uuid: str) -> CallRecord:
+        """The agent answered and took the offer: caller and agent talk."""
+        now = self._clock()
+        with self._store.atomic():
+            record = self.get(uuid)
+            CallRecord.update(
+                state="talking",
+                agent=agent_id,
+                agent_uuid=agent_uuid,
+                answered_at=now,
+                wait_ms=_ms(now, record.queued_at or record.entered_at),
+            ).where(CallRecord.id == record.id).execute()
+        return self.get(uuid)
+
+    def hold(self, uuid: str, on: bool) -> CallRecord:
+        now = self._clock()
+        with self._store.atomic():
+            record = self.get(uuid)
+            if on and record.held_since is None:
+                CallRecord.update(held_since=now).where(CallRecord.id == record.id).execute()
+            elif not on and record.held_since is not None:
+                CallRecord.update(
+                    held_since=None, hold_ms=CallRecord.hold_ms + _ms(now, record.held_since)
+                ).where(CallRecord.id == record.id).execute()
+        return self.get(uuid)
+
+    def recorded(self, uuid: str, path: str) -> None:
+        CallRecord.update(recording=path).where(CallRecord.uuid == uuid).execute()
+
+    def ended(self, uuid: str, reason: str) -> CallRecord | None:
+        """The caller's leg is gone. A call an agent had becomes their wrap-up; one nobody took
+        yet is abandoned, with ``reason`` kept on the call record."""
+        now = self._clock()
+        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        if record is None or record.state not in OPEN_CALL_STATES:
+            return record
+        if record.state == "callback":
+            return record  # the caller hung up to be called back; the interaction waits in line
+        interaction = Interaction.get_by_id(record.interaction_id)
+        hold = _ms(now, record.held_since) if record.held_since else 0
+        fields: dict[str, object]
+        if record.state == "talking" and interaction.state == ACTIVE and interaction.agent_id:
+            self._interactions.close(interaction.agent_id, interaction.id)
+            fields = {
+                "outcome": "callback" if record.outcome == "callback" else "answered",
+                "talk_ms": max(_ms(now, record.answered_at) - record.hold_ms - hold, 0),
+                "hold_ms": record.hold_ms + hold,
+            }
+        else:
+            self._interactions.customer_left(CHANNEL, uuid)
+            fields = {"outcome": "abandoned", "wait_ms": _ms(now, record.queued_at or record.entered_at)}
+        # Whatever state a dial attempt moved it to meanwhile, the call is over now.
+        CallRecord.update(state="ended", ended_at=now, held_since=None, reason=reason[:255], **fields).where(
+            CallRecord.id == record.id, CallRecord.state != "ended"
+        ).execute()
+        return self.get(uuid)
+
+    def wrapped_up(self, interaction_id: int) -> None:
+        """The agent finished wrap-up: how long it took goes on the call record."""
+        interaction = Interaction.get_or_none(Interaction.id == interaction_id)
+        record = CallRecord.get_or_none(CallRecord.interaction == interaction_id)
+        if interaction is None or record is None or interaction.closed_at is None:
+            return
+        CallRecord.update(wrap_up_ms=_ms(interaction.closed_at, interaction.ended_at)).where(
+            CallRecord.id == record.id
+        ).execute()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, uuid: str) -> CallRecord:
+        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        if record is None:
+            raise NotFound(f"no call {uuid}", error_id="call-not-found")
+        return record
+
+    def of_interaction(self, interaction_id: int) -> CallRecord | None:
+        return CallRecord.get_or_none(CallRecord.interaction == interaction_id)
+
+    def position(self, uuid: str) -> int:
+        """The caller's place in line: 1 + the calls waiting longer in the same queue."""
+        record = self.get(uuid)
+        interaction = Interaction.get_by_id(record.interaction_id)
+        ahead = (
+            Interaction.select()
+            .where(
+                Interaction.queue == interaction.queue_id,
+                Interaction.state.in_(("queued", "offered")),
+                Interaction.queued_at < (interaction.queued_at or record.entered_at),
+            )
+            .count()
+        )
+        return ahead + 1
+
+    def open_calls(self) -> list[CallRecord]:
+        return list(CallRecord.select().where(CallRecord.state.in_(OPEN_CALL_STATES)))
+
+    def in_wrap_up(self, interaction_id: int) -> bool:
+        interaction = Interaction.get_or_none(Interaction.id == interaction_id)
+        return interaction is not None and interaction.state == WRAP_UP

@@ -1,0 +1,128 @@
+"""Voice when things go wrong: Callyard restarting with calls up, FreeSWITCH's event socket
+dropping mid-call, garbage on the sockets, callers hanging up at every step."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from callyard.testing.freeswitch import Caller, Phone
+
+from harness import AgentClient
+from voice_harness import voice_server, wait_for
+
+
+def test_callyard_restart_keeps_a_call_in_conversation(tmp_path, db_url) -> None:  # noqa: ANN001
+    phones = (Phone("anna", talk_seconds=6),)
+    with voice_server(tmp_path, db_url, phones=phones) as voice:
+        anna = AgentClient(voice.server.url, "anna")
+        anna.available()
+        channel = voice.sim.call(Caller(digits=["1"]))
+        voice.wait_record(channel.uuid, lambda r: r.state == "talking")
+        anna.close()
+        voice.restart()
+        assert channel.alive, "FreeSWITCH kept the call while Callyard restarted"
+        # The agent hangs up after the restart: the new process sees it and ends the call.
+        record = voice.wait_record(channel.uuid, lambda r: r.state == "ended", timeout=20)
+        assert record.outcome == "answered"
+        assert record.talk_ms >= 5000
+        assert voice.interaction(record.interaction_id).state == "wrap_up"
+        wait_for(lambda: not channel.alive, what="the caller's leg hung up with the agent's")
+
+
+def test_callyard_restart_keeps_a_waiting_caller_in_line(tmp_path, db_url) -> None:  # noqa: ANN001
+    with voice_server(tmp_path, db_url) as voice:
+        channel = voice.sim.call(Caller(digits=["1"], talk_seconds=0.3))
+        voice.wait_record(channel.uuid, lambda r: r.state == "queued")
+        voice.restart()
+        anna = AgentClient(voice.server.url, "anna")
+        anna.available()
+        record = voice.wait_record(channel.uuid, lambda r: r.state == "ended", timeout=20)
+        assert record.outcome == "answered"
+        anna.close()
+
+
+def test_freeswitch_socket_drops_mid_call_and_the_controller_reconnects(voice_pair) -> None:  # noqa: ANN001
+    voice, anna = voice_pair
+    channel = voice.sim.call(Caller(digits=["1"], talk_seconds=1.0))
+    voice.wait_record(channel.uuid, lambda r: r.state == "talking")
+    voice.sim.drop_clients()
+    record = voice.wait_record(channel.uuid, lambda r: r.state == "ended", timeout=20)
+    assert record.outcome == "answered"
+    anna.ok("finish", {"interaction_id": record.interaction_id})
+    # A second call on the new connection works as the first.
+    again = voice.sim.call(Caller(digits=["1"], talk_seconds=0.2))
+    assert voice.wait_record(again.uuid, lambda r: r.state == "ended").outcome == "answered"
+
+
+def test_a_call_that_ended_while_freeswitch_was_unreachable_is_closed_on_reconnect(voice_pair) -> None:  # noqa: ANN001
+    voice, anna = voice_pair
+    channel = voice.sim.call(Caller(digits=["1"]))
+    voice.wait_record(channel.uuid, lambda r: r.state == "talking")
+    voice.sim.refuse_clients(True)
+    voice.sim.switch.api(f"uuid_kill {channel.uuid}")
+    wait_for(lambda: not channel.alive and not voice.sim.channels(), what="the call gone")
+    voice.sim.refuse_clients(False)
+    record = voice.wait_record(channel.uuid, lambda r: r.state == "ended", timeout=20)
+    assert "away from FreeSWITCH" in record.reason
+    assert voice.interaction(record.interaction_id).state == "wrap_up"
+
+
+def test_garbage_on_the_outbound_socket_is_dropped_and_calls_go_on(voice_pair) -> None:  # noqa: ANN001
+    voice, anna = voice_pair
+    port = voice.sim.outbound[1]
+    for junk in (
+        b"\xff\xfe garbage\n\n",
+        b"Content-Type: command/reply\nContent-Length: 999\n\nshort",
+        b"hello",
+    ):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(junk)
+    channel = voice.sim.call(Caller(digits=["1"], talk_seconds=0.2))
+    assert voice.wait_record(channel.uuid, lambda r: r.state == "ended").outcome == "answered"
+    assert "Traceback" not in "".join(voice.server.output)
+
+
+def test_caller_hangs_up_while_the_agent_phone_rings(tmp_path, db_url) -> None:  # noqa: ANN001
+    phones = (Phone("anna", answer_after=None),)
+    settings = {"CALLYARD_CHANNELS__VOICE__RING_SECONDS": "10"}
+    with voice_server(tmp_path, db_url, phones=phones, settings=settings) as voice:
+        anna = AgentClient(voice.server.url, "anna")
+        anna.available()
+        channel = voice.sim.call(Caller(digits=["1"], hangup_after=1.5))
+        record = voice.wait_record(channel.uuid, lambda r: r.state == "ended")
+        assert record.outcome == "abandoned"
+        assert "agent's phone rang" in record.reason
+        wait_for(lambda: not voice.sim.channels(), what="the agent's phone stopped ringing")
+        assert voice.interaction(record.interaction_id).state == "abandoned"
+        anna.close()
+
+
+def test_agent_presence_follows_the_phone_registration(tmp_path, db_url) -> None:  # noqa: ANN001
+    phones = (Phone("anna", registered=False),)
+    with voice_server(tmp_path, db_url, phones=phones) as voice:
+        anna = AgentClient(voice.server.url, "anna")
+        anna.available()
+        channel = voice.sim.call(Caller(digits=["1"]))
+        # Her phone is off: she goes on break instead of being rung in a loop; the call waits.
+        presence = anna.events.wait("presence", lambda p: p.get("presence") == "break")
+        assert presence["presence_reason"] == "phone offline"
+        voice.wait_record(channel.uuid, lambda r: r.state == "queued")
+        assert voice.interaction(voice.record(channel.uuid).interaction_id).state == "queued"
+        # Her phone registers: she is available again and the waiting call reaches her.
+        voice.sim.switch.phones["anna"].talk_seconds = 0.2
+        voice.sim.register("anna")
+        anna.events.wait("presence", lambda p: p.get("presence") == "available")
+        record = voice.wait_record(channel.uuid, lambda r: r.state == "ended")
+        assert record.outcome == "answered" and record.agent_id == anna.id
+        anna.close()
+
+
+@pytest.fixture
+def voice_pair(tmp_path, db_url):  # noqa: ANN001, ANN201
+    with voice_server(tmp_path, db_url) as voice:
+        anna = AgentClient(voice.server.url, "anna")
+        anna.available()
+        yield voice, anna
+        anna.close()

@@ -1,0 +1,133 @@
+"""A running Callyard with the voice channel on, wired to a FreeSWITCH simulator, and ways to
+look at what it stored."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from callyard.models import CallRecord, Interaction
+from callyard.store import Store
+from callyard.testing.freeswitch import FreeSwitchSim, Phone
+
+from harness import Server, init_workdir
+
+MENUS = """
+[[queues]]
+name = "sales"
+skills = { sales = 1 }
+
+[channels.voice.menus.main]
+prompt = "ivr/ivr-please_choose.wav"
+choices = { "1" = "queue:support", "2" = "menu:language", "3" = "callback", "4" = "queue:sales", "8" = "voicemail", "9" = "hangup" }
+fallback = "queue:support"
+
+[channels.voice.menus.language]
+prompt = "ivr/ivr-language.wav"
+choices = { "1" = "skill:lang_en,queue:support", "2" = "skill:lang_ru,queue:support" }
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Voice:
+    server: Server
+    sim: FreeSwitchSim
+    store: Store
+    workdir: Path
+
+    def record(self, uuid: str) -> CallRecord | None:
+        with self.store.connection():
+            return CallRecord.get_or_none(CallRecord.uuid == uuid)
+
+    def record_of(self, interaction_id: int) -> CallRecord | None:
+        with self.store.connection():
+            return CallRecord.get_or_none(CallRecord.interaction == interaction_id)
+
+    def interaction(self, interaction_id: int) -> Interaction:
+        with self.store.connection():
+            return Interaction.get_by_id(interaction_id)
+
+    def wait_record(self, uuid: str, check: Callable[[CallRecord], bool], timeout: float = 15) -> CallRecord:
+        try:
+            return wait_for(
+                lambda: (r := self.record(uuid)) is not None and check(r) and r, timeout, f"call {uuid}"
+            )
+        except AssertionError as exc:
+            record = self.record(uuid)
+            state = (record.state, record.outcome, record.reason) if record else None
+            log = "".join(self.server.output)[-4000:]
+            raise AssertionError(f"{exc}; it is {state}; server log:\n{log}") from None
+
+    def restart(self) -> None:
+        self.server.stop()
+        self.server.output.clear()
+        self.server.start()
+
+
+def wait_for(fn: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+@contextlib.contextmanager
+def voice_server(
+    workdir: Path,
+    db_url: str,
+    *,
+    agents: tuple[str, ...] = ("anna",),
+    phones: tuple[Phone, ...] = (),
+    settings: dict[str, str] | None = None,
+    skills: dict[str, str] | None = None,
+    dial: dict[str, str] | None = None,
+) -> Iterator[Voice]:
+    port = free_port()
+    sim = FreeSwitchSim(outbound=("127.0.0.1", port)).start()
+    for phone in phones or tuple(Phone(login) for login in agents):
+        sim.add_phone(phone)
+    server = init_workdir(workdir, db_url)
+    text = server.config.read_text()
+    text = text.replace("port = 8021", f"port = {sim.port}") + MENUS
+    server.config.write_text(text)
+    server.env.update(
+        {
+            "CALLYARD_CHANNELS__VOICE__ENABLED": "true",
+            "CALLYARD_CHANNELS__VOICE__LISTEN_PORT": str(port),
+            "CALLYARD_CHANNELS__VOICE__MENU": "main",
+            "CALLYARD_CHANNELS__VOICE__TIMEOUT_MS": "300",
+            "CALLYARD_CHANNELS__VOICE__TRIES": "2",
+            "CALLYARD_CHANNELS__VOICE__RING_SECONDS": "2",
+            "CALLYARD_CHANNELS__VOICE__COMMAND_TIMEOUT": "5",
+            "CALLYARD_CHANNELS__VOICE__RECONNECT_MAX_SECONDS": "0.5",
+            "CALLYARD_CHANNELS__VOICE__CALLBACK_DIAL_STRING": "loopback/{number}/default",
+            **(settings or {}),
+        }
+    )
+    for login in agents:
+        first, *more = (skills or {}).get(login, "support:5").split(",")
+        server.add_agent(login, skills=first, extra=tuple(x for skill in more for x in ("--skill", skill)))
+    for login, dial_string in (dial or {}).items():
+        server.cli("agent", "phone", login, dial_string)
+    store = Store(db_url)
+    server.start()
+    try:
+        yield Voice(server, sim, store, workdir)
+    finally:
+        server.stop()
+        sim.stop()
+        store.close()

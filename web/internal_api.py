@@ -1,0 +1,239 @@
+"""The internal API: how gateway processes (SMTP, Telegram) hand work to the core and take
+work from it. Channel-neutral; the protocol is described in the README ("Gateways").
+
+- ``POST /internal/v1/ingest``: a customer's message, as JSON, or as multipart/form-data
+  with the JSON in the ``message`` field and one ``attachment`` file part per entry of its
+  ``attachments`` list. Answered only after the commit: then the gateway acknowledges.
+- ``POST /internal/v1/outbox/claim``: due outbox items of a channel, leased to the caller.
+- ``POST /internal/v1/outbox/<id>/delivered`` / ``.../failed``: the outcome of one item.
+
+Every call carries ``Authorization: Bearer <gateway.secret>``. The core process is the only
+writer; gateways keep nothing of their own.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify, request
+
+from callyard.config import CHANNELS, Config
+from callyard.errors import CallyardError, InvalidInput, Unauthorized, Unavailable
+from callyard.models import IDENTITY_KINDS, Interaction
+from callyard.services import Services
+from callyard.services.attachments import NewAttachment
+from callyard.services.outbox import job_of
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/internal/v1"
+MAX_CLAIM = 100
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def init(app: Flask, config: Config, services: Services) -> None:
+    blueprint = Blueprint("internal", __name__, url_prefix=PREFIX)
+    gateway = config.gateway
+
+    @blueprint.before_request
+    def authenticate() -> None:
+        # A message with its attachments is larger than anything a browser sends.
+        request.max_content_length = gateway.max_request_bytes
+        request.max_form_memory_size = gateway.max_request_bytes
+        request.max_form_parts = 5000
+        if not gateway.secret:
+            raise Unavailable(
+                "the internal API is off: set gateway.secret (CALLYARD_GATEWAY__SECRET)",
+                error_id="internal-api-off",
+            )
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {gateway.secret}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthorized("a gateway must send Authorization: Bearer <gateway.secret>")
+
+    @blueprint.errorhandler(CallyardError)
+    def domain_error(exc: CallyardError):  # noqa: ANN202
+        return jsonify({"ok": False, "error": exc.to_dict()}), exc.status
+
+    @blueprint.get("/ping")
+    def ping():  # noqa: ANN202
+        return jsonify({"ok": True})
+
+    @blueprint.post("/ingest")
+    def ingest():  # noqa: ANN202
+        data, files = _ingest_request()
+        identity = _obj(data, "identity")
+        kind, value = _str(identity, "kind"), _str(identity, "value")
+        if kind not in IDENTITY_KINDS or not 0 < len(value) <= 255:
+            raise InvalidInput(f"identity must be one of {', '.join(IDENTITY_KINDS)} with a value")
+        attachments = _attachments(data, files)
+        hint = data.get("thread_hint")
+        if hint is not None and (not isinstance(hint, int) or isinstance(hint, bool)):
+            raise InvalidInput("thread_hint must be an interaction number")
+        refs = data.get("thread_refs") or []
+        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+            raise InvalidInput("thread_refs must be a list of strings")
+        meta = data.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise InvalidInput("meta must be an object")
+        acknowledge = data.get("acknowledge")
+        if acknowledge is not None and not isinstance(acknowledge, str):
+            raise InvalidInput("acknowledge must be a string")
+        also = _also_known_as(data)
+        result = services.interactions.ingest(
+            channel=_channel(data),
+            identity=(kind, value),
+            body=_str(data, "body"),
+            queue=_str(data, "queue"),
+            thread_key=_str(data, "thread_key"),
+            external_id=data.get("external_id") or None,
+            max_bytes=MAX_BODY_BYTES,
+            contact_name=str(data.get("contact_name") or "")[:255],
+            subject=str(data.get("subject") or ""),
+            meta=meta,
+            attachments=attachments,
+            routable=bool(data.get("routable", True)),
+            acknowledge=acknowledge,
+            thread_refs=refs,
+            thread_hint=hint,
+        )
+        if also:
+            _link_identities(services, result.interaction_id, also)
+        return jsonify(
+            {
+                "ok": True,
+                "interaction_id": result.interaction_id,
+                "message_id": result.message_id,
+                "duplicate": result.duplicate,
+                "new_interaction": result.new_interaction,
+            }
+        )
+
+    @blueprint.post("/outbox/claim")
+    def claim():  # noqa: ANN202
+        data = _json()
+        limit = data.get("limit", 10)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_CLAIM:
+            raise InvalidInput(f"limit must be 1-{MAX_CLAIM}")
+        items = services.outbox.claim(
+            _channel(data), _str(data, "worker")[:255], limit=limit, lease_seconds=gateway.lease_seconds
+        )
+        return jsonify(
+            {"ok": True, "lease_seconds": gateway.lease_seconds, "items": [job_of(i) for i in items]}
+        )
+
+    @blueprint.post("/outbox/<int:item_id>/delivered")
+    def delivered(item_id: int):  # noqa: ANN202
+        data = _json()
+        external_id = data.get("external_id")
+        if external_id is not None and not isinstance(external_id, str):
+            raise InvalidInput("external_id must be a string")
+        item = services.outbox.delivered(item_id, _channel(data), external_id)
+        return jsonify({"ok": True, "state": item.state})
+
+    @blueprint.post("/outbox/<int:item_id>/failed")
+    def failed(item_id: int):  # noqa: ANN202
+        data = _json()
+        item = services.outbox.failed(
+            item_id,
+            _channel(data),
+            str(data.get("error") or "")[:2000],
+            permanent=bool(data.get("permanent")),
+        )
+        return jsonify({"ok": True, "state": item.state, "attempts": item.attempts})
+
+    app.register_blueprint(blueprint)
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(blueprint)  # not a browser: the secret is the credential
+
+
+def _json() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("send a JSON object (Content-Type: application/json)")
+    return data
+
+
+def _ingest_request() -> tuple[dict[str, Any], list[Any]]:
+    if request.is_json:
+        return _json(), []
+    raw = request.form.get("message")
+    if raw is None:
+        raise InvalidInput("send JSON, or multipart/form-data with the JSON in a 'message' field")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise InvalidInput("the 'message' field is not JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the 'message' field must be a JSON object")
+    return data, request.files.getlist("attachment")
+
+
+def _attachments(data: dict[str, Any], files: list[Any]) -> list[NewAttachment]:
+    described = data.get("attachments") or []
+    if not isinstance(described, list) or len(described) != len(files):
+        raise InvalidInput("'attachments' must describe each attachment file part, in order")
+    out = []
+    for about, file in zip(described, files, strict=True):
+        if not isinstance(about, dict):
+            raise InvalidInput("each entry of 'attachments' must be an object")
+        out.append(
+            NewAttachment(
+                filename=str(about.get("filename") or file.filename or "attachment"),
+                content_type=str(about.get("content_type") or "application/octet-stream"),
+                data=file.read(),
+                content_id=str(about.get("content_id") or ""),
+                inline=bool(about.get("inline")),
+            )
+        )
+    return out
+
+
+def _channel(data: dict[str, Any]) -> str:
+    channel = data.get("channel")
+    if channel not in CHANNELS:
+        raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}", error_id="invalid-channel")
+    return channel
+
+
+def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{key} must be an object")
+    return value
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{key} must be a non-empty string")
+    return value
+
+
+def _also_known_as(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Other identities the customer revealed (a phone shared in Telegram): kind and value."""
+    raw = data.get("also_known_as") or []
+    if not isinstance(raw, list) or len(raw) > 10:
+        raise InvalidInput("also_known_as must be a list of at most 10 identities")
+    found = []
+    for entry in raw:
+        if not isinstance(entry, dict):
+            raise InvalidInput("each entry of also_known_as must be an object with kind and value")
+        kind, value = _str(entry, "kind"), _str(entry, "value")
+        if kind not in IDENTITY_KINDS or not 0 < len(value) <= 255:
+            raise InvalidInput(
+                f"also_known_as: identity must be one of {', '.join(IDENTITY_KINDS)} with a value"
+            )
+        found.append((kind, value))
+    return found
+
+
+def _link_identities(services: Services, interaction_id: int, identities: list[tuple[str, str]]) -> None:
+    contact_id = Interaction.get_by_id(interaction_id).contact_id
+    with services.store.atomic():
+        for kind, value in identities:
+            services.contacts.add_identity(contact_id, kind, value)
