@@ -413,8 +413,8 @@ class VoiceController:
                         )
                 elif record.state == "ivr":
                     # The menu's socket died with the old process: the caller waits in the queue.
-                    link.sendmsg(record.uuid, "playback", self.config.music_on_hold)
                     self.enqueue(record.uuid, self.config.queue, {})
+                    link.sendmsg(record.uuid, "playback", self.config.music_on_hold)
         log.info("voice: picked up %d open call(s) on %s", len(calls.open_calls()), link.name)
 
 

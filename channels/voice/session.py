@@ -83,8 +83,12 @@ class CallerFlow:
                 else:
                     self._ctl.request_callback(uuid)
                 return
-            self._execute("playback", self._config.music_on_hold)
+            # Queued (committed) before the hold music starts: a caller who gives up at the
+            # first bar of music gave up waiting in the queue, not in the menu. An agent's
+            # phone rings for far longer than the playback takes to start, so the bridge
+            # always comes after it.
             self._ctl.enqueue(uuid, outcome.queue, outcome.skills)
+            self._execute("playback", self._config.music_on_hold)
         except (SessionGone, NotConnectedError, gevent.Timeout):
             log.info("voice: caller %s left during the menu", self.uuid or "?")
         except CallyardError as exc:
