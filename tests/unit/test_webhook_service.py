@@ -89,3 +89,20 @@ def test_a_deliverer_that_gives_up_fails_the_item_at_once(services):  # noqa: AN
     stored = OutboxItem.get_by_id(item.id)
     assert (stored.state, stored.attempts) == ("failed", 1)
     assert "no point in retrying" in stored.last_error
+
+
+def test_a_deadline_firing_after_the_attempt_was_recorded_logs_it_once(services):  # noqa: ANN001
+    # Seen under load in CI: the dispatcher's backstop deadline fired as the attempt's commit
+    # was being answered, and the same attempt was logged twice ([1, 1, 2]).
+    hooks = services.webhooks
+    with receiving(statuses=[500] * 3) as endpoint:
+        sub = hooks.subscribe(endpoint.url, ["interaction.created"])
+        chat_message(services)
+        item = WebhookDelivery.get(WebhookDelivery.subscription == sub.id).outbox_item
+        try:
+            hooks.deliver(item)
+        except Exception as exc:  # noqa: BLE001 - a 500 answer fails the attempt
+            assert "500" in str(exc)
+        hooks.record_interrupted(item, "no answer within 2.5 s", 2500)
+    [delivery] = hooks.deliveries(sub.id)
+    assert [(a["number"], a["status_code"]) for a in delivery["attempts"]] == [(1, 500)]

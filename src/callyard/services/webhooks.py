@@ -257,10 +257,21 @@ class WebhookService:
     def record_interrupted(self, item: OutboxItem, error: str, duration_ms: int) -> None:
         """Log an attempt the dispatcher cut short (its overall deadline passed)."""
         delivery = WebhookDelivery.get_or_none(WebhookDelivery.outbox_item == item.id)
-        if delivery is not None:
+        number = item.attempts + 1
+        if delivery is not None and not self._attempt_logged(delivery, number):
             answer = http_post.Answer(None, b"", error)
             with contextlib.suppress(DeliveryFailed, GiveUp):
-                self._record(delivery, delivery.subscription, item.attempts + 1, answer, duration_ms)
+                self._record(delivery, delivery.subscription, number, answer, duration_ms)
+
+    @staticmethod
+    def _attempt_logged(delivery: WebhookDelivery, number: int) -> bool:
+        # On a loaded machine the deadline can fire after the attempt was already recorded
+        # (while its commit was being answered); logging it twice would show a phantom retry.
+        return (
+            WebhookAttempt.select()
+            .where(WebhookAttempt.delivery == delivery.id, WebhookAttempt.number == number)
+            .exists()
+        )
 
     def _record(
         self,
