@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid as uuidlib
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from .session import CallerFlow
 
 log = logging.getLogger(__name__)
 PHONE_OFFLINE = "phone offline"
+# What a caller hears before a queue's "close" timeout or after-hours action hangs up (stock).
+CLOSED_PROMPT = "voicemail/vm-goodbye.wav"
 UNREACHED = {
     "USER_NOT_REGISTERED": PHONE_OFFLINE,
     "NO_ANSWER": "missed call",
@@ -83,9 +86,7 @@ class VoiceController:
         bus = self.services.bus
         bus.subscribe(self._guarded(self._on_offer), ev.InteractionOffered)
         bus.subscribe(self._guarded(self._on_closed), ev.InteractionClosed)
-        timed_out = getattr(ev, "InteractionTimedOut", None)  # queue timeout actions, when present
-        if timed_out is not None:
-            bus.subscribe(self._guarded(self._on_timed_out), timed_out)
+        bus.subscribe(self._guarded(self._on_timed_out), ev.InteractionTimedOut)
         log.info("voice: FreeSWITCH calls on %s:%s", *self.address)
 
     def stop(self) -> None:
@@ -187,24 +188,26 @@ class VoiceController:
             session.close()
 
     def voicemail(self, uuid: str) -> None:
-        """Voicemail entry point: the caller leaves a message; it waits in the queue for an agent
-        as an interaction with its audio. Wire queue timeouts and after-hours here."""
+        """Voicemail entry point (a menu choice, a queue's timeout or after-hours action): the
+        caller leaves a message; it waits in the queue for an agent as an interaction with its
+        audio."""
         with self.services.store.connection():
-            record = self.services.calls.get(uuid)
-            path = str(self.recordings / f"voicemail-{uuid}.wav")
             link = self.link()
-            link.api(f"uuid_break {uuid} all")
-            link.sendmsg(uuid, "playback", "voicemail/vm-record_message.wav")
-            link.sendmsg(uuid, "record", f"{path} 120 200 3")
-            link.sendmsg(uuid, "hangup", "NORMAL_CLEARING")
-            self.services.calls.voicemail(record.uuid, path)
+            path = str(self.recordings / f"voicemail-{uuid}.wav")
+            # Claimed before any media: a menu choice and a timeout arriving together record
+            # one message, not two (the second gets Conflict).
+            record = self.services.calls.voicemail(uuid, path)
+            link.api(f"uuid_break {record.uuid} all")
+            link.sendmsg(record.uuid, "playback", "voicemail/vm-record_message.wav")
+            link.sendmsg(record.uuid, "record", f"{path} 120 200 3")
+            link.sendmsg(record.uuid, "hangup", "NORMAL_CLEARING")
 
     def request_callback(self, uuid: str) -> None:
         """Callback entry point: the caller hangs up and keeps their place in line; when an agent
         is free the agent is called first, then the caller's number."""
         with self.services.store.connection():
-            record = self.services.calls.callback(uuid)
             link = self.link()
+            record = self.services.calls.callback(uuid)
             link.api(f"uuid_break {record.uuid} all")
             link.sendmsg(record.uuid, "playback", "callyard/callback.wav")
             link.sendmsg(record.uuid, "hangup", "NORMAL_CLEARING")
@@ -213,16 +216,37 @@ class VoiceController:
         self.link().api(f"uuid_kill {uuid} NORMAL_CLEARING")
 
     def _on_timed_out(self, event: Any) -> None:
-        record = self.services.calls.of_interaction(event.interaction_id)
-        if record is None or record.state != "queued":
-            return
-        action = getattr(event, "action", "")
+        """Routing timed the call out of its queue (waited too long, or the queue is closed): the
+        interaction is already in the action's state; what the caller hears follows from the
+        call record's state."""
+        with self.db():
+            record = self.services.calls.of_interaction(event.interaction_id)
+            if record is None:
+                return
+            action = getattr(event, "action", "")
+            if record.state == "queued" and action in ("voicemail", "callback", "close"):
+                self.spawn(self._time_out_call, record.uuid, action, getattr(event, "reason", ""))
+            elif record.state == "callback" or (record.state == "ended" and record.outcome == "voicemail"):
+                # The caller already asked for a callback or left a message (a menu choice)
+                # while it waited: it stays in line for an agent.
+                self.services.calls.back_in_line(event.interaction_id)
+
+    def _time_out_call(self, uuid: str, action: str, reason: str) -> None:
+        # The menu's socket may still be sending the hold music: let it finish first, so the
+        # uuid_break below stops the music instead of racing it.
+        deadline = time.monotonic() + self.config.command_timeout
+        while uuid in self._busy and time.monotonic() < deadline:
+            gevent.sleep(0.05)
         if action == "voicemail":
-            self.spawn(self.voicemail, record.uuid)
+            self.voicemail(uuid)
         elif action == "callback":
-            self.spawn(self.request_callback, record.uuid)
-        elif action == "hangup":
-            self.spawn(self.hangup_call, record.uuid)
+            self.request_callback(uuid)
+        else:  # close: the queue gave up on the call; say goodbye and hang up
+            self.ending[uuid] = f"queue timed the call out: {reason or 'nobody could take it'}"[:255]
+            link = self.link()
+            link.api(f"uuid_break {uuid} all")
+            link.sendmsg(uuid, "playback", CLOSED_PROMPT)
+            link.sendmsg(uuid, "hangup", "NORMAL_CLEARING")
 
     # -- offers become phone calls ---------------------------------------------------------
 

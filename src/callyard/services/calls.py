@@ -13,7 +13,19 @@ import logging
 from ..clock import Clock
 from ..errors import Conflict, NotFound
 from ..events import InteractionCreated, InteractionQueued, MessageCreated
-from ..models import ACTIVE, NEW, WRAP_UP, CallRecord, Interaction, Message, Queue, StateChange
+from ..models import (
+    ACTIVE,
+    CALLBACK,
+    NEW,
+    QUEUED,
+    VOICEMAIL,
+    WRAP_UP,
+    CallRecord,
+    Interaction,
+    Message,
+    Queue,
+    StateChange,
+)
 from ..store import Store
 from .contacts import ContactService
 from .interactions import InteractionService
@@ -171,7 +183,10 @@ class CallService:
                 wait_ms=_ms(now, record.queued_at or record.entered_at),
                 reason="caller left a voicemail",
             ).where(CallRecord.id == record.id).execute()
-        self._notifier.publish([MessageCreated(message.id, record.interaction_id, CHANNEL, "in", None)])
+            requeued = self._back_in_line(record.interaction_id, now)
+        self._notifier.publish(
+            [MessageCreated(message.id, record.interaction_id, CHANNEL, "in", None), *requeued]
+        )
         return self.get(uuid)
 
     def callback(self, uuid: str) -> CallRecord:
@@ -185,7 +200,27 @@ class CallService:
             CallRecord.update(
                 state="callback", outcome="callback", reason="caller asked to be called back"
             ).where(CallRecord.id == record.id).execute()
+            requeued = self._back_in_line(record.interaction_id, self._clock())
+        self._notifier.publish(requeued)
         return self.get(uuid)
+
+    def back_in_line(self, interaction_id: int) -> bool:
+        """Routing timed out a call whose caller had already left a voicemail or asked for a
+        callback: it goes back in line for an agent. False when there was nothing to do."""
+        with self._store.atomic():
+            events = self._back_in_line(interaction_id, self._clock())
+        self._notifier.publish(events)
+        return bool(events)
+
+    def _back_in_line(self, interaction_id: int, now: dt.datetime) -> list[InteractionQueued]:
+        """A call routing timed out to voicemail or callback (the interaction is in that state)
+        waits for an agent again once the caller did it: same queue, same arrival time, so it
+        keeps its place in line; routing does not time it out a second time."""
+        interaction = Interaction.get_by_id(interaction_id)
+        if interaction.state not in (VOICEMAIL, CALLBACK):
+            return []
+        self._interactions._move(interaction, QUEUED, now, ended_at=None)  # noqa: SLF001 - one state machine
+        return [InteractionQueued(interaction.id, interaction.queue.name if interaction.queue_id else "")]
 
     def callback_failed(self, uuid: str, agent_id: int, why: str) -> None:
         CallRecord.update(
