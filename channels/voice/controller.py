@@ -359,11 +359,24 @@ class VoiceController:
             elif name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
                 if CallRecord.get_or_none(CallRecord.uuid == uuid) is not None:
                     self.services.calls.hold(uuid, name == "CHANNEL_HOLD")
+            elif name == "DTMF":
+                self._key_pressed(uuid, headers.get("DTMF-Digit", ""))
             elif name == "CUSTOM":
                 sub = headers.get("Event-Subclass", "")
                 user = headers.get("username") or headers.get("from-user") or ""
                 if sub in ("sofia::register", "sofia::unregister") and user:
                     self._phone_presence(user, sub == "sofia::register")
+
+    def _key_pressed(self, uuid: str, digit: str) -> None:
+        """A key pressed on any call (menus read theirs on the call's own socket): the callback
+        key from a caller waiting in a queue asks to be called back."""
+        key = self.config.callback_key
+        if not key or digit != key or uuid in self._busy:
+            return
+        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        if record is not None and record.state == "queued":
+            log.info("voice: caller %s pressed %s in the queue: callback", uuid, digit)
+            self.spawn(self.request_callback, uuid)
 
     def _leg_gone(self, link: NodeLink, uuid: str, cause: str) -> None:
         calls = self.services.calls

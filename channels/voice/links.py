@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 EVENTS = (
     "BACKGROUND_JOB CHANNEL_HANGUP_COMPLETE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_HOLD CHANNEL_UNHOLD "
-    "RECORD_STOP CUSTOM sofia::register sofia::unregister"
+    "RECORD_STOP DTMF CUSTOM sofia::register sofia::unregister"
 )
 HANDLED = (
     "CHANNEL_HANGUP_COMPLETE",
@@ -32,6 +32,7 @@ HANDLED = (
     "CHANNEL_HOLD",
     "CHANNEL_UNHOLD",
     "RECORD_STOP",
+    "DTMF",
     "sofia::register",
     "sofia::unregister",
 )

@@ -64,6 +64,9 @@ class CallerFlow:
             if record.state != "ivr":
                 return  # a call we know already (the socket came back): nothing to redo
             self._execute("set", "park_after_bridge=true")
+            # FreeSWITCH's playback stops on "*" by default: a key pressed in the queue (the
+            # callback key) must not silence the hold music; the controller reacts to it.
+            self._execute("set", "playback_terminators=none")
             self._execute("answer", block=True)
             if self._config.record:
                 path = recording_path(self._ctl.recordings, uuid)

@@ -1,0 +1,36 @@
+"""What a caller waiting in a queue can do with their phone's keys: the callback key asks to be
+called back, keeping their place in line (over real TCP against the simulator)."""
+
+from __future__ import annotations
+
+from callyard.testing.freeswitch import Caller, Phone
+
+from harness import AgentClient
+from voice_harness import voice_server, wait_for
+
+
+def test_the_callback_key_in_the_queue_calls_back_in_arrival_order(tmp_path, db_url) -> None:  # noqa: ANN001
+    with voice_server(tmp_path, db_url, phones=(Phone("anna", talk_seconds=0.3),)) as voice:
+        played: list[str] = []
+        voice.sim.switch.on_app_start.append(lambda ch, app, data: played.append(f"{ch.uuid} {app}:{data}"))
+        first = voice.sim.call(Caller(number="79031234567", digits=["1"], queue_key="*"))
+        record = voice.wait_record(first.uuid, lambda r: r.state == "callback")
+        assert record.outcome == "callback" and record.reason == "caller asked to be called back"
+        wait_for(lambda: not first.alive, what="the caller hung up to be called back")
+        assert f"{first.uuid} playback:callyard/callback.wav" in played
+        # A caller who came later waits behind the callback.
+        second = voice.sim.call(Caller(number="79037654321", digits=["1"]))
+        voice.wait_record(second.uuid, lambda r: r.state == "queued")
+        interaction = voice.interaction(record.interaction_id)
+        assert interaction.state == "queued" and interaction.queued_at == record.queued_at
+        anna = AgentClient(voice.server.url, "anna")
+        anna.available()
+        assert anna.events.wait("offer")["id"] == record.interaction_id
+        done = wait_for(
+            lambda: (r := voice.record_of(record.interaction_id)) and r.state == "ended" and r,
+            what="the callback done",
+            timeout=20,
+        )
+        assert done.outcome == "callback" and done.agent_id == anna.id
+        assert voice.record(second.uuid).state == "queued"
+        anna.close()
