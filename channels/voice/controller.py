@@ -26,6 +26,7 @@ from callyard.services import Services
 
 from .errors import FreeSwitchUnreachable
 from .esl import CallSession
+from .estimate import announcement, estimated_wait_seconds
 from .links import NodeLink
 from .session import CallerFlow
 
@@ -172,11 +173,19 @@ class VoiceController:
                 record = CallRecord.get_or_none(CallRecord.uuid == uuid)
                 if record is None or record.state != "queued":
                     return
-                position = self.services.calls.position(uuid)
-            # One broadcast: the prompt, then the number (the stock digits/N.wav go up to 20).
-            media = self.config.announce_prompt
-            if position <= 20:
-                media = f"file_string://{media}!digits/{position}.wav"
+                calls = self.services.calls
+                position = calls.position(uuid)
+                wait = None
+                if self.config.wait_prompt:
+                    queue_id = Interaction.get_by_id(record.interaction_id).queue_id
+                    wait = estimated_wait_seconds(
+                        position,
+                        calls.recent_handle_seconds(queue_id),
+                        calls.agents_able(uuid),
+                        self.config.default_handle_seconds,
+                    )
+            # One broadcast: the prompt, the place in line, the estimated wait in minutes.
+            media = announcement(self.config.announce_prompt, position, self.config.wait_prompt, wait)
             self.link().api(f"uuid_broadcast {uuid} {media} aleg")
 
     def session_done(self, uuid: str, session: CallSession) -> None:

@@ -197,6 +197,11 @@ class VoiceConfig:
     # The key a caller presses while waiting in a queue to be called back instead, keeping
     # their place in line ("" = no callback from the queue).
     callback_key: str = "*"
+    # With the place in line, the estimated wait in minutes (position × the queue's recent
+    # average handle time ÷ agents able to serve): its prompt ("" = no estimate), and the
+    # handle time assumed while a queue has no answered calls yet.
+    wait_prompt: str = "callyard/wait.wav"
+    default_handle_seconds: int = 300
 
 
 @dataclass
@@ -724,6 +729,8 @@ def validate_voice(voice: VoiceConfig, queues: set[str]) -> None:
         raise ConfigError("channels.voice.command_timeout and reconnect_max_seconds: must be above 0")
     if queues and voice.queue not in queues:
         raise ConfigError(f"channels.voice.queue: queue {voice.queue!r} is not defined in [[queues]]")
+    if voice.default_handle_seconds < 1:
+        raise ConfigError("channels.voice.default_handle_seconds: must be at least 1")
     if voice.callback_key and (len(voice.callback_key) != 1 or voice.callback_key not in "0123456789*#"):
         raise ConfigError(
             f'channels.voice.callback_key: {voice.callback_key!r} is not one key (0-9, * or #; "" for none)'

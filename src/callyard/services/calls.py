@@ -20,6 +20,8 @@ from ..models import (
     QUEUED,
     VOICEMAIL,
     WRAP_UP,
+    Agent,
+    AgentSkill,
     CallRecord,
     Interaction,
     Message,
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "voice"
 OPEN_CALL_STATES = ("ivr", "queued", "ringing", "talking", "callback")
+# The estimated wait averages the handle times of the queue's last this many answered calls.
+RECENT_CALLS = 20
 
 
 def _ms(later: dt.datetime | None, earlier: dt.datetime | None) -> int:
@@ -337,6 +341,38 @@ class CallService:
             .count()
         )
         return ahead + 1
+
+    def recent_handle_seconds(self, queue_id: int, limit: int = RECENT_CALLS) -> list[float]:
+        """Handle times (talk, hold, wrap-up) of the queue's last ``limit`` answered calls."""
+        rows = (
+            CallRecord.select(CallRecord.talk_ms, CallRecord.hold_ms, CallRecord.wrap_up_ms)
+            .join(Interaction)
+            .where(
+                Interaction.queue == queue_id, CallRecord.outcome == "answered", CallRecord.state == "ended"
+            )
+            .order_by(CallRecord.ended_at.desc())
+            .limit(limit)
+        )
+        return [(r.talk_ms + r.hold_ms + r.wrap_up_ms) / 1000 for r in rows]
+
+    def agents_able(self, uuid: str) -> int:
+        """Agents available now with every skill (at its level) the call needs: its queue's
+        and its own (a language chosen in the menu)."""
+        record = self.get(uuid)
+        interaction = Interaction.get_by_id(record.interaction_id)
+        required = dict(interaction.queue.skills or {}) if interaction.queue_id else {}
+        for skill, level in (interaction.skills or {}).items():
+            required[skill] = max(level, required.get(skill, 0))
+        agents = Agent.select(Agent.id).where(Agent.presence == "available", Agent.enabled == True)  # noqa: E712
+        for skill, level in required.items():
+            agents = agents.where(
+                Agent.id.in_(
+                    AgentSkill.select(AgentSkill.agent).where(
+                        AgentSkill.skill == skill, AgentSkill.level >= level
+                    )
+                )
+            )
+        return agents.count()
 
     def open_calls(self) -> list[CallRecord]:
         return list(CallRecord.select().where(CallRecord.state.in_(OPEN_CALL_STATES)))
