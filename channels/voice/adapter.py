@@ -34,10 +34,18 @@ SUPERVISORS = ("supervisor", "admin")
 class VoiceAdapter:
     name = "voice"
 
-    def __init__(self, config: VoiceConfig, services: Services, *, recordings: Path) -> None:
+    def __init__(
+        self,
+        config: VoiceConfig,
+        services: Services,
+        *,
+        recordings: Path,
+        queue_record: dict[str, bool] | None = None,
+    ) -> None:
         self.config = config
         self.services = services
         self._recordings = recordings
+        self._queue_record = dict(queue_record or {})
         self._controller: VoiceController | None = None
         self._controls: CallControls | None = None
 
@@ -48,7 +56,9 @@ class VoiceAdapter:
         if self._controller is None:
             from .controller import VoiceController
 
-            self._controller = VoiceController(self.config, self.services, recordings=self._recordings)
+            self._controller = VoiceController(
+                self.config, self.services, recordings=self._recordings, queue_record=self._queue_record
+            )
         return self._controller
 
     @property
@@ -168,4 +178,6 @@ def from_config(config: Any, services: Services) -> VoiceAdapter | None:
     voice: VoiceConfig = config.channels.voice
     if not voice.enabled:
         return None
-    return VoiceAdapter(voice, services, recordings=config.data_path("recordings"))
+    # Queues that override the global `record` switch ([[queues]] record = true/false).
+    queue_record = {q.name: q.record for q in config.queues if q.record is not None}
+    return VoiceAdapter(voice, services, recordings=config.data_path("recordings"), queue_record=queue_record)

@@ -28,7 +28,7 @@ from .errors import FreeSwitchUnreachable
 from .esl import CallSession
 from .estimate import announcement, estimated_wait_seconds
 from .links import NodeLink
-from .session import CallerFlow
+from .session import CallerFlow, recording_path
 
 log = logging.getLogger(__name__)
 PHONE_OFFLINE = "phone offline"
@@ -48,10 +48,20 @@ def default_dial_string(agent: Agent) -> str:
 
 
 class VoiceController:
-    def __init__(self, config: VoiceConfig, services: Services, *, recordings: Path) -> None:
+    def __init__(
+        self,
+        config: VoiceConfig,
+        services: Services,
+        *,
+        recordings: Path,
+        queue_record: dict[str, bool] | None = None,
+    ) -> None:
         self.config = config
         self.services = services
         self.recordings = recordings
+        # Queues whose `record` overrides the global switch: then recording starts when a call
+        # reaches its queue (uuid_record) instead of when it is answered.
+        self.queue_record = dict(queue_record or {})
         self.links = [
             NodeLink(
                 node,
@@ -150,6 +160,31 @@ class VoiceController:
         except CallyardError as exc:
             log.warning("voice: cannot take call %s from %s: %s", uuid, number, exc.message)
             return None
+
+    @property
+    def record_on_answer(self) -> bool:
+        """Record from the answer (menus included): the global switch, when no queue overrides it."""
+        return self.config.record and not self.queue_record
+
+    def record_in_queue(self, uuid: str, queue: str) -> None:
+        """The call reached ``queue``: with per-queue recording, start recording it now if that
+        queue records (and it is not recorded yet). The recording is linked as from the answer."""
+        if not self.queue_record or not self.queue_record.get(queue, self.config.record):
+            return
+        with self.db():
+            record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+            if record is None or record.recording or record.state == "ended":
+                return
+        path = recording_path(self.recordings, uuid)
+        try:
+            result = self.link().api(f"uuid_record {uuid} start {path}")
+        except FreeSwitchUnreachable as exc:
+            log.warning("voice: call %s not recorded in queue %s: %s", uuid, queue, exc.message)
+            return
+        if not result.startswith("+OK"):
+            log.warning("voice: recording call %s in queue %s failed: %s", uuid, queue, result.strip())
+            return
+        self.recorded(uuid, path)
 
     def recorded(self, uuid: str, path: str) -> None:
         with self.db():
@@ -460,6 +495,7 @@ class VoiceController:
                 elif record.state == "ivr":
                     # The menu's socket died with the old process: the caller waits in the queue.
                     self.enqueue(record.uuid, self.config.queue, {})
+                    self.record_in_queue(record.uuid, self.config.queue)
                     link.sendmsg(record.uuid, "playback", self.config.music_on_hold)
         log.info("voice: picked up %d open call(s) on %s", len(calls.open_calls()), link.name)
 

@@ -52,6 +52,7 @@ class CallControls:
             link.sendmsg(record.uuid, "playback", self._ctl.config.music_on_hold)
         finally:
             self._ctl.transferring.discard(record.uuid)
+        self._ctl.record_in_queue(record.uuid, queue)
 
     def eavesdrop(self, interaction_id: int, supervisor_id: int, mode: str) -> str:
         """A supervisor's phone listens in (``listen``), talks to the agent only (``whisper``) or

@@ -68,7 +68,7 @@ class CallerFlow:
             # callback key) must not silence the hold music; the controller reacts to it.
             self._execute("set", "playback_terminators=none")
             self._execute("answer", block=True)
-            if self._config.record:
+            if self._ctl.record_on_answer:
                 path = recording_path(self._ctl.recordings, uuid)
                 self._execute("record_session", path)
                 self._ctl.recorded(uuid, path)
@@ -91,6 +91,7 @@ class CallerFlow:
             # phone rings for far longer than the playback takes to start, so the bridge
             # always comes after it.
             self._ctl.enqueue(uuid, outcome.queue, outcome.skills)
+            self._ctl.record_in_queue(uuid, outcome.queue)
             self._execute("playback", self._config.music_on_hold)
         except (SessionGone, NotConnectedError, gevent.Timeout):
             log.info("voice: caller %s left during the menu", self.uuid or "?")

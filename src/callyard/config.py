@@ -257,6 +257,9 @@ class QueueConfig:
     sticky_seconds: int = 0
     # ring-progressively: seconds before the next agent is rung as well.
     ring_interval: int = 10
+    # Voice: record the calls of this queue (true/false), overriding channels.voice.record;
+    # unset: the global switch decides.
+    record: bool | None = None
 
 
 @dataclass
