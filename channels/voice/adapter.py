@@ -1,7 +1,7 @@
 """The voice adapter: starts the FreeSWITCH controller and gives the inbox its call controls.
 
 Socket.IO events on the agents' namespace (``/agent``), each answered with an ack like the
-inbox's own: ``call.hangup``, ``call.hold``, ``call.resume``, ``call.transfer`` (to a queue)
+inbox's own: ``call.hangup``, ``call.hold``, ``call.resume``, ``call.transfer`` (to a queue or an agent)
 for the agent who has the call, and ``call.listen`` / ``call.whisper`` / ``call.barge`` for
 supervisors. ``GET /calls/<interaction id>/recording`` plays a call's recording to whoever may
 see the interaction.
@@ -145,8 +145,16 @@ class VoiceAdapter:
         self.controls.hold(self._owned(agent, data), on)
 
     def _transfer(self, agent: Agent, data: Any) -> None:
+        """``{"interaction_id": N, "queue": "<name>"}`` or ``{"interaction_id": N, "agent": "<login>"}``."""
         interaction_id = self._owned(agent, data)
-        queue = data.get("queue") if isinstance(data, dict) else None
+        queue, login = data.get("queue"), data.get("agent")
+        if (queue is None) == (login is None):
+            raise InvalidInput("name either the queue or the agent to transfer to", error_id="invalid-input")
+        if login is not None:
+            if not isinstance(login, str) or not login.strip():
+                raise InvalidInput("agent must be an agent's login", error_id="invalid-input")
+            self.controls.transfer_to_agent(interaction_id, agent.id, login)
+            return
         if not isinstance(queue, str) or not queue:
             raise InvalidInput("name the queue to transfer to", error_id="invalid-input")
         self.controls.transfer_to_queue(interaction_id, agent.id, queue)

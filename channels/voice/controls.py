@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import TYPE_CHECKING
 
-from callyard.errors import CallyardError, Conflict, NotFound
+from callyard.errors import CallyardError, Conflict, InvalidInput, NotFound
 from callyard.models import Agent, CallRecord
 
-from .controller import default_dial_string, ignore_unreachable
+from .controller import PHONE_OFFLINE, default_dial_string, ignore_unreachable
 from .errors import CallGone
 
 if TYPE_CHECKING:
@@ -53,6 +53,38 @@ class CallControls:
         finally:
             self._ctl.transferring.discard(record.uuid)
         self._ctl.record_in_queue(record.uuid, queue)
+
+    def transfer_to_agent(self, interaction_id: int, agent_id: int, login: str) -> None:
+        """Blind transfer to one agent: the caller hears hold music while that agent's phone
+        rings; answered, they talk; not answered, the call goes back to its queue for whoever
+        routing finds next (the offer's usual "no answer" path)."""
+        record = self._call_of(interaction_id)
+        target = Agent.get_or_none(Agent.login == login.strip().lower())
+        if target is None or not target.enabled:
+            raise NotFound(f"no agent {login!r}", error_id="agent-not-found")
+        if target.id == agent_id:
+            raise InvalidInput("this call is already yours", error_id="invalid-transfer")
+        if target.presence == "offline":
+            raise Conflict(f"{target.name} is offline; pick someone available", error_id="agent-offline")
+        if target.presence == "break" and target.presence_reason == PHONE_OFFLINE:
+            raise Conflict(f"{target.name}'s phone is not registered", error_id="agent-no-phone")
+        link = self._ctl.link()
+        services = self._ctl.services
+        self._ctl.transferring.add(record.uuid)
+        try:
+            before = services.calls.agent_let_go(record.uuid, agent_id)
+            try:
+                # The offer to the other agent: the controller rings their phone (InteractionOffered).
+                services.workdesk.transfer(agent_id, interaction_id, to_agent=target.login)
+            except CallyardError:
+                services.calls.agent_kept(before)
+                raise
+            if before.agent_uuid:
+                self._ctl.agent_legs.pop(before.agent_uuid, None)
+                ignore_unreachable(link.api, f"uuid_kill {before.agent_uuid} NORMAL_CLEARING")
+            link.sendmsg(record.uuid, "playback", self._ctl.config.music_on_hold)
+        finally:
+            self._ctl.transferring.discard(record.uuid)
 
     def eavesdrop(self, interaction_id: int, supervisor_id: int, mode: str) -> str:
         """A supervisor's phone listens in (``listen``), talks to the agent only (``whisper``) or

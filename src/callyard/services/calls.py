@@ -12,7 +12,7 @@ import logging
 
 from ..clock import Clock
 from ..errors import Conflict, NotFound
-from ..events import InteractionCreated, InteractionQueued, MessageCreated
+from ..events import InteractionCreated, InteractionQueued, InteractionTransferred, MessageCreated
 from ..models import (
     ACTIVE,
     CALLBACK,
@@ -158,8 +158,41 @@ class CallService:
                 talk_ms=CallRecord.talk_ms + _ms(now, record.answered_at),
                 answered_at=None,
             ).where(CallRecord.id == record.id).execute()
-        self._notifier.publish([InteractionQueued(interaction.id, queue)])
+        self._notifier.publish(
+            [
+                InteractionTransferred(interaction.id, agent_id, None, queue),
+                InteractionQueued(interaction.id, queue),
+            ]
+        )
         return self.get(uuid)
+
+    def agent_let_go(self, uuid: str, agent_id: int) -> CallRecord:
+        """Blind transfer to another agent: the agent drops out and the caller waits (on hold
+        music) while the other agent's phone rings. Returns the call record as it was, for
+        ``agent_kept`` should the transfer fail."""
+        now = self._clock()
+        with self._store.atomic():
+            record = self.get(uuid)
+            if record.state != "talking" or record.agent_id != agent_id:
+                raise Conflict("only a call in conversation can be transferred", error_id="not-talking")
+            CallRecord.update(
+                state="queued",
+                agent=None,
+                agent_uuid=None,
+                talk_ms=CallRecord.talk_ms + _ms(now, record.answered_at),
+                answered_at=None,
+            ).where(CallRecord.id == record.id, CallRecord.state == "talking").execute()
+        return record
+
+    def agent_kept(self, before: CallRecord) -> None:
+        """The transfer failed before anything reached FreeSWITCH: the call is as it was."""
+        CallRecord.update(
+            state=before.state,
+            agent=before.agent_id,
+            agent_uuid=before.agent_uuid,
+            talk_ms=before.talk_ms,
+            answered_at=before.answered_at,
+        ).where(CallRecord.id == before.id, CallRecord.state == "queued").execute()
 
     def voicemail(self, uuid: str, path: str) -> CallRecord:
         """The caller leaves a message instead of waiting: the interaction keeps its place in
