@@ -134,12 +134,29 @@ class VoiceController:
 
         return run
 
-    def link(self) -> NodeLink:
-        # Calls are controlled through the first connected node (one node per core today).
+    def link(self, node: str | None = None) -> NodeLink:
+        """The connection to the FreeSWITCH node ``node`` (a Core-UUID, as stored on the call
+        record): a call's commands go to the node it is on. A node no connection has
+        introduced itself as yet (or none given) means the first connected node."""
+        if node:
+            known = [link for link in self.links if link.core_uuid == node]
+            for link in known:
+                if link.connected:
+                    return link
+            if known:
+                raise FreeSwitchUnreachable(
+                    f"FreeSWITCH {known[0].name}, where this call is, is not connected; it reconnects by itself"
+                )
         for link in self.links:
             if link.connected:
                 return link
         raise FreeSwitchUnreachable("no FreeSWITCH node is connected; it reconnects by itself, try again")
+
+    def link_of(self, uuid: str) -> NodeLink:
+        """The connection to the node the call ``uuid`` is on."""
+        with self.db():
+            record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        return self.link(record.node if record is not None else None)
 
     # -- calls coming in -------------------------------------------------------------------
 
@@ -152,11 +169,11 @@ class VoiceController:
     def db(self) -> Any:
         return self.services.store.connection()
 
-    def entered(self, uuid: str, number: str, name: str) -> CallRecord | None:
+    def entered(self, uuid: str, number: str, name: str, node: str | None = None) -> CallRecord | None:
         self._busy.add(uuid)
         try:
             with self.db():
-                return self.services.calls.enter(uuid, number, name, queue=self.config.queue)
+                return self.services.calls.enter(uuid, number, name, queue=self.config.queue, node=node)
         except CallyardError as exc:
             log.warning("voice: cannot take call %s from %s: %s", uuid, number, exc.message)
             return None
@@ -177,7 +194,7 @@ class VoiceController:
                 return
         path = recording_path(self.recordings, uuid)
         try:
-            result = self.link().api(f"uuid_record {uuid} start {path}")
+            result = self.link(record.node).api(f"uuid_record {uuid} start {path}")
         except FreeSwitchUnreachable as exc:
             log.warning("voice: call %s not recorded in queue %s: %s", uuid, queue, exc.message)
             return
@@ -221,7 +238,7 @@ class VoiceController:
                     )
             # One broadcast: the prompt, the place in line, the estimated wait in minutes.
             media = announcement(self.config.announce_prompt, position, self.config.wait_prompt, wait)
-            self.link().api(f"uuid_broadcast {uuid} {media} aleg")
+            self.link(record.node).api(f"uuid_broadcast {uuid} {media} aleg")
 
     def session_done(self, uuid: str, session: CallSession) -> None:
         """The menu is over; keep the socket while the call lasts (it carries our `resume`)."""
@@ -236,7 +253,7 @@ class VoiceController:
         caller leaves a message; it waits in the queue for an agent as an interaction with its
         audio."""
         with self.services.store.connection():
-            link = self.link()
+            link = self.link_of(uuid)
             path = str(self.recordings / f"voicemail-{uuid}.wav")
             # Claimed before any media: a menu choice and a timeout arriving together record
             # one message, not two (the second gets Conflict).
@@ -250,14 +267,14 @@ class VoiceController:
         """Callback entry point: the caller hangs up and keeps their place in line; when an agent
         is free the agent is called first, then the caller's number."""
         with self.services.store.connection():
-            link = self.link()
+            link = self.link_of(uuid)
             record = self.services.calls.callback(uuid)
             link.api(f"uuid_break {record.uuid} all")
             link.sendmsg(record.uuid, "playback", "callyard/callback.wav")
             link.sendmsg(record.uuid, "hangup", "NORMAL_CLEARING")
 
     def hangup_call(self, uuid: str) -> None:
-        self.link().api(f"uuid_kill {uuid} NORMAL_CLEARING")
+        self.link_of(uuid).api(f"uuid_kill {uuid} NORMAL_CLEARING")
 
     def _on_timed_out(self, event: Any) -> None:
         """Routing timed the call out of its queue (waited too long, or the queue is closed): the
@@ -287,7 +304,7 @@ class VoiceController:
             self.request_callback(uuid)
         else:  # close: the queue gave up on the call; say goodbye and hang up
             self.ending[uuid] = f"queue timed the call out: {reason or 'nobody could take it'}"[:255]
-            link = self.link()
+            link = self.link_of(uuid)
             link.api(f"uuid_break {uuid} all")
             link.sendmsg(uuid, "playback", CLOSED_PROMPT)
             link.sendmsg(uuid, "hangup", "NORMAL_CLEARING")
@@ -314,7 +331,7 @@ class VoiceController:
             callback = record.state == "callback"
             agent = Agent.get_by_id(agent_id)
             try:
-                link = self.link()
+                link = self.link(record.node)  # the agent's leg on the caller's node, to bridge
             except FreeSwitchUnreachable:
                 ignore_conflict(interactions.reject, agent_id, interaction_id)
                 raise
@@ -465,12 +482,21 @@ class VoiceController:
             agents.set_presence(agent.id, "available")
 
     def _reconcile(self, link: NodeLink) -> None:
-        """After (re)connecting: find our calls again with `show channels` and pick them up."""
+        """After (re)connecting: find our calls again with `show channels` and pick them up.
+        Only this node's calls: another node's calls are that node's connection's business."""
+        node = link.learn_core_uuid()
         live = link.channels()
         calls = self.services.calls
         with self.services.store.connection():
             for record in calls.open_calls():
                 if record.state == "callback" or record.uuid in self._busy:
+                    continue
+                if record.node is None and record.uuid in live:
+                    calls.on_node(record.uuid, node)  # a call from before nodes were stored
+                elif record.node != node and len(self.links) > 1:
+                    # Another node's call (or one whose node is not connected yet): that node's
+                    # connection picks it up. With one node, a call of an older Core-UUID (the
+                    # node restarted) is this node's to close.
                     continue
                 if record.uuid not in live:
                     calls.ended(record.uuid, "call ended while Callyard was away from FreeSWITCH")

@@ -35,14 +35,16 @@ class CallControls:
 
     def hold(self, interaction_id: int, on: bool) -> None:
         record = self._call_of(interaction_id)
-        result = self._ctl.link().api(f"uuid_hold {'' if on else 'off '}{record.uuid}".replace("  ", " "))
+        result = self._ctl.link(record.node).api(
+            f"uuid_hold {'' if on else 'off '}{record.uuid}".replace("  ", " ")
+        )
         if not result.startswith("+OK"):
             raise Conflict(f"FreeSWITCH refused: {result.strip()}", error_id="hold-failed")
 
     def transfer_to_queue(self, interaction_id: int, agent_id: int, queue: str) -> None:
         """Blind transfer to a queue: the agent drops out, the caller hears music and waits."""
         record = self._call_of(interaction_id)
-        link = self._ctl.link()
+        link = self._ctl.link(record.node)
         self._ctl.transferring.add(record.uuid)
         try:
             self._ctl.services.calls.transferred(record.uuid, agent_id, queue)
@@ -68,7 +70,7 @@ class CallControls:
             raise Conflict(f"{target.name} is offline; pick someone available", error_id="agent-offline")
         if target.presence == "break" and target.presence_reason == PHONE_OFFLINE:
             raise Conflict(f"{target.name}'s phone is not registered", error_id="agent-no-phone")
-        link = self._ctl.link()
+        link = self._ctl.link(record.node)
         services = self._ctl.services
         self._ctl.transferring.add(record.uuid)
         try:
@@ -104,7 +106,7 @@ class CallControls:
                 f"mode must be listen, whisper or barge, not {mode!r}", error_id="invalid-input"
             )
         app = "three_way" if mode == "barge" else "eavesdrop"
-        result = self._ctl.link().bgapi(
+        result = self._ctl.link(record.node).bgapi(
             f"originate {{origination_uuid={leg},call_timeout={self._ctl.config.ring_seconds}{options[mode]}}}"
             f"{default_dial_string(supervisor)} &{app}({record.uuid})",
             timeout=self._ctl.config.ring_seconds + self._ctl.config.command_timeout,

@@ -57,7 +57,9 @@ class CallerFlow:
             # Only the completions the menu waits for: a call's other events (thirty-odd
             # kilobytes of headers) come over the node's inbound connection already.
             session.send("filter Event-Name CHANNEL_EXECUTE_COMPLETE")
-            record = self._ctl.entered(uuid, number, name)  # committed before the answer
+            # The node the call is on (its Core-UUID): the call's commands go there.
+            node = (session.session_data or {}).get("Core-UUID") or None
+            record = self._ctl.entered(uuid, number, name, node)  # committed before the answer
             if record is None:
                 session.send("sendmsg\ncall-command: hangup\nhangup-cause: TEMPORARY_FAILURE")
                 return

@@ -264,6 +264,8 @@ class CallRecord(BaseModel):
     outcome = pw.CharField(default="")  # answered abandoned voicemail callback failed
     reason = pw.CharField(default="")
     recording = pw.CharField(null=True)
+    # The FreeSWITCH node the call is on (its Core-UUID): commands for the call go there.
+    node = pw.CharField(null=True)
 
 
 MODELS: list[type[BaseModel]] = [

@@ -64,7 +64,9 @@ class CallService:
 
     # -- a call's life ---------------------------------------------------------------------
 
-    def enter(self, uuid: str, number: str, name: str = "", queue: str = "support") -> CallRecord:
+    def enter(
+        self, uuid: str, number: str, name: str = "", queue: str = "support", node: str | None = None
+    ) -> CallRecord:
         """A call reached Callyard: its interaction (new, in the menu) and call record, committed
         before the caller is answered. The same call announced twice is stored once."""
         now = self._clock()
@@ -97,7 +99,12 @@ class CallService:
                 created_at=now,
             )
             record = CallRecord.create(
-                interaction=interaction, uuid=uuid, caller_number=number, state="ivr", entered_at=now
+                interaction=interaction,
+                uuid=uuid,
+                caller_number=number,
+                state="ivr",
+                entered_at=now,
+                node=node,
             )
         self._notifier.publish(
             [
@@ -307,6 +314,10 @@ class CallService:
                     held_since=None, hold_ms=CallRecord.hold_ms + _ms(now, record.held_since)
                 ).where(CallRecord.id == record.id).execute()
         return self.get(uuid)
+
+    def on_node(self, uuid: str, node: str) -> None:
+        """The FreeSWITCH node (Core-UUID) the call is on, learnt after the fact."""
+        CallRecord.update(node=node).where(CallRecord.uuid == uuid).execute()
 
     def recorded(self, uuid: str, path: str) -> None:
         CallRecord.update(recording=path).where(CallRecord.uuid == uuid).execute()
