@@ -77,7 +77,12 @@ class VoiceAdapter:
             self._controller.stop()
 
     def deliver(self, item: OutboxItem) -> None:
-        raise RuntimeError("voice has no messages to deliver; a call is answered on the phone")
+        # Only a queue's "close" timeout or after-hours action writes to a caller: the caller
+        # heard the goodbye prompt and was hung up; text cannot be sent to a phone call, so
+        # the message fails at once (visibly) instead of being retried for nothing.
+        from callyard.services.outbox import GiveUp
+
+        raise GiveUp("a phone caller cannot be sent text; they heard the goodbye prompt and were hung up")
 
     # -- web -------------------------------------------------------------------------------
 

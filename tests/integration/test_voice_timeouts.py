@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from callyard.models import RoutingDecision, StateChange
+from callyard.models import Message, OutboxItem, RoutingDecision, StateChange
 from callyard.testing.freeswitch import Caller, Phone
 
 from harness import WAIT, AgentClient
@@ -135,6 +135,21 @@ def test_queue_action_close_says_goodbye_and_hangs_up(tmp_path, db_url) -> None:
         wait_for(lambda: not channel.alive, what="the caller hung up")
         assert "playback:voicemail/vm-goodbye.wav" in played
         assert voice.interaction(record.interaction_id).state == "closed"
+        # The queue's text message cannot reach a phone: it fails at once, not after retries.
+        item = wait_for(
+            lambda: _outbox_item(voice, record.interaction_id, "failed"), what="the message failed"
+        )
+        assert item.attempts == 1 and "phone" in item.last_error
+
+
+def _outbox_item(voice, interaction_id: int, state: str):  # noqa: ANN001, ANN202
+    with voice.store.connection():
+        return (
+            OutboxItem.select()
+            .join(Message)
+            .where(Message.interaction == interaction_id, OutboxItem.state == state)
+            .first()
+        )
 
 
 def test_a_menu_voicemail_that_times_out_stays_in_line(tmp_path, db_url) -> None:  # noqa: ANN001
