@@ -3,11 +3,12 @@ transfer to a queue, and listen, whisper or barge (``eavesdrop``)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid as uuidlib
 from typing import TYPE_CHECKING
 
 from callyard.errors import CallyardError, Conflict, InvalidInput, NotFound
-from callyard.models import Agent, CallRecord
+from callyard.models import Agent, CallRecord, Interaction
 
 from .controller import PHONE_OFFLINE, default_dial_string, ignore_unreachable
 from .errors import CallGone
@@ -70,23 +71,35 @@ class CallControls:
             raise Conflict(f"{target.name} is offline; pick someone available", error_id="agent-offline")
         if target.presence == "break" and target.presence_reason == PHONE_OFFLINE:
             raise Conflict(f"{target.name}'s phone is not registered", error_id="agent-no-phone")
+        if target.presence != "available":
+            raise Conflict(
+                f"{target.name} is on {target.presence} ({target.presence_reason or 'no reason'}); pick "
+                "someone available or transfer to a queue",
+                error_id="agent-unavailable",
+            )
         link = self._ctl.link(record.node)
         services = self._ctl.services
         self._ctl.transferring.add(record.uuid)
         try:
             before = services.calls.agent_let_go(record.uuid, agent_id)
-            try:
-                # The offer to the other agent: the controller rings their phone (InteractionOffered).
-                services.workdesk.transfer(agent_id, interaction_id, to_agent=target.login)
-            except CallyardError:
-                services.calls.agent_kept(before)
-                raise
+            # The agent drops out and the music starts before the other phone can ring: music
+            # sent after their answer would play over the conversation.
             if before.agent_uuid:
                 self._ctl.agent_legs.pop(before.agent_uuid, None)
                 ignore_unreachable(link.api, f"uuid_kill {before.agent_uuid} NORMAL_CLEARING")
             link.sendmsg(record.uuid, "playback", self._ctl.config.music_on_hold)
         finally:
             self._ctl.transferring.discard(record.uuid)
+        try:
+            # The offer to the other agent: the controller rings their phone (InteractionOffered).
+            services.workdesk.transfer(agent_id, interaction_id, to_agent=target.login)
+        except CallyardError:
+            # Checked above, so only a race gets here (they went on break this instant). The
+            # caller is off the agent's phone already: back to the queue rather than lost.
+            queue = Interaction.get_by_id(interaction_id).queue.name
+            with contextlib.suppress(CallyardError):
+                services.workdesk.transfer(agent_id, interaction_id, to_queue=queue)
+            raise
 
     def eavesdrop(self, interaction_id: int, supervisor_id: int, mode: str) -> str:
         """A supervisor's phone listens in (``listen``), talks to the agent only (``whisper``) or

@@ -54,8 +54,9 @@ def test_an_unanswered_transfer_goes_back_to_the_queue(tmp_path, db_url) -> None
 
 
 def test_transfer_to_an_agent_refuses_what_cannot_work(tmp_path, db_url) -> None:  # noqa: ANN001
-    with voice_server(tmp_path, db_url, agents=("anna", "bob", "carl", "dave")) as voice:
-        clients = {login: AgentClient(voice.server.url, login) for login in ("anna", "bob", "dave")}
+    with voice_server(tmp_path, db_url, agents=("anna", "bob", "carl", "dave", "eve")) as voice:
+        clients = {login: AgentClient(voice.server.url, login) for login in ("anna", "bob", "dave", "eve")}
+        clients["eve"].ok("presence", {"presence": "break", "reason": "lunch"})
         clients["anna"].available()
         channel = voice.sim.call(Caller(digits=["1"]))
         record = voice.wait_record(channel.uuid, lambda r: r.state == "talking")
@@ -68,6 +69,7 @@ def test_transfer_to_an_agent_refuses_what_cannot_work(tmp_path, db_url) -> None
             "anna": "invalid-transfer",
             "carl": "agent-offline",
             "dave": "agent-no-phone",
+            "eve": "agent-unavailable",
         }
         for login, error in cases.items():
             reply = clients["anna"].call("call.transfer", {**target, "agent": login})

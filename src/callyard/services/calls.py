@@ -175,8 +175,7 @@ class CallService:
 
     def agent_let_go(self, uuid: str, agent_id: int) -> CallRecord:
         """Blind transfer to another agent: the agent drops out and the caller waits (on hold
-        music) while the other agent's phone rings. Returns the call record as it was, for
-        ``agent_kept`` should the transfer fail."""
+        music) while the other agent's phone rings. Returns the call record as it was."""
         now = self._clock()
         with self._store.atomic():
             record = self.get(uuid)
@@ -190,16 +189,6 @@ class CallService:
                 answered_at=None,
             ).where(CallRecord.id == record.id, CallRecord.state == "talking").execute()
         return record
-
-    def agent_kept(self, before: CallRecord) -> None:
-        """The transfer failed before anything reached FreeSWITCH: the call is as it was."""
-        CallRecord.update(
-            state=before.state,
-            agent=before.agent_id,
-            agent_uuid=before.agent_uuid,
-            talk_ms=before.talk_ms,
-            answered_at=before.answered_at,
-        ).where(CallRecord.id == before.id, CallRecord.state == "queued").execute()
 
     def voicemail(self, uuid: str, path: str) -> CallRecord:
         """The caller leaves a message instead of waiting: the interaction keeps its place in
