@@ -65,11 +65,15 @@ def work_items(ids: Iterable[int] | None) -> dict[int, routing.WorkItem]:
         .join(Interaction)
         .where(StateChange.to_state.in_((VOICEMAIL, CALLBACK)))
     )
+    # Only calls come back after a timeout (the voice channel acts on it): nothing to ask otherwise.
+    calls = [r.id for r in rows if r.channel == "voice"]
     if ids is not None:
-        after_timeout = after_timeout.where(StateChange.interaction.in_([r.id for r in rows]))
+        after_timeout = after_timeout.where(StateChange.interaction.in_(calls))
     else:
-        after_timeout = after_timeout.where(Interaction.state.in_((QUEUED, OFFERED)))
-    timed_out = {c.interaction_id for c in after_timeout}
+        after_timeout = after_timeout.where(
+            Interaction.state.in_((QUEUED, OFFERED)), Interaction.channel == "voice"
+        )
+    timed_out = {c.interaction_id for c in after_timeout} if calls else set()
     items = {}
     for r in rows:
         if r.state == OFFERED and not ringing[r.id]:
