@@ -209,6 +209,9 @@ class Brain:
         if not self._is_open(queue, now):
             if queue.after_hours == "wait":
                 return [self._decision(item, WAIT, "base", "queue closed (business hours); waits", now)]
+            if item.timed_out:
+                why = "queue closed (business hours); its after-hours action ran, it waits for an agent"
+                return [self._decision(item, WAIT, "base", why, now)]
             self.remove_item(item.id)
             return [
                 self._decision(
@@ -253,6 +256,7 @@ class Brain:
                 last_agent_id=item.last_agent_id,
                 last_served_at=item.last_served_at,
                 tried_agents=item.tried_agents,
+                timed_out=item.timed_out,
             )
             out = [
                 self._decision(
@@ -268,7 +272,7 @@ class Brain:
             if pending.overflow in self.queues:
                 out += self.add_item(moved, now)
             return out
-        if pending is not None and pending.timeout:
+        if pending is not None and pending.timeout and not item.timed_out:
             self.remove_item(item.id)
             return [
                 self._decision(

@@ -114,6 +114,9 @@ class WorkItem:
     # ring-progressively: agents ringing now and when the last one was added
     ringing: frozenset[int] = field(default_factory=frozenset)
     last_ring_at: dt.datetime | None = None
+    # its queue's timeout or after-hours action already ran (a voicemail or a callback request
+    # back in line for an agent): it waits for an agent and is not timed out again
+    timed_out: bool = False
 
     @property
     def in_queue_since(self) -> dt.datetime:

@@ -95,14 +95,16 @@ def voice_server(
     settings: dict[str, str] | None = None,
     skills: dict[str, str] | None = None,
     dial: dict[str, str] | None = None,
+    config: str = "",
 ) -> Iterator[Voice]:
+    """``config``: TOML appended to the config file (queues with escalation, hours...)."""
     port = free_port()
     sim = FreeSwitchSim(outbound=("127.0.0.1", port)).start()
     for phone in phones or tuple(Phone(login) for login in agents):
         sim.add_phone(phone)
     server = init_workdir(workdir, db_url)
     text = server.config.read_text()
-    text = text.replace("port = 8021", f"port = {sim.port}") + MENUS
+    text = text.replace("port = 8021", f"port = {sim.port}") + MENUS + config
     server.config.write_text(text)
     server.env.update(
         {

@@ -1,7 +1,7 @@
 """The voice adapter: starts the FreeSWITCH controller and gives the inbox its call controls.
 
 Socket.IO events on the agents' namespace (``/agent``), each answered with an ack like the
-inbox's own: ``call.hangup``, ``call.hold``, ``call.resume``, ``call.transfer`` (to a queue)
+inbox's own: ``call.hangup``, ``call.hold``, ``call.resume``, ``call.transfer`` (to a queue or an agent)
 for the agent who has the call, and ``call.listen`` / ``call.whisper`` / ``call.barge`` for
 supervisors. ``GET /calls/<interaction id>/recording`` plays a call's recording to whoever may
 see the interaction.
@@ -34,10 +34,18 @@ SUPERVISORS = ("supervisor", "admin")
 class VoiceAdapter:
     name = "voice"
 
-    def __init__(self, config: VoiceConfig, services: Services, *, recordings: Path) -> None:
+    def __init__(
+        self,
+        config: VoiceConfig,
+        services: Services,
+        *,
+        recordings: Path,
+        queue_record: dict[str, bool] | None = None,
+    ) -> None:
         self.config = config
         self.services = services
         self._recordings = recordings
+        self._queue_record = dict(queue_record or {})
         self._controller: VoiceController | None = None
         self._controls: CallControls | None = None
 
@@ -48,7 +56,9 @@ class VoiceAdapter:
         if self._controller is None:
             from .controller import VoiceController
 
-            self._controller = VoiceController(self.config, self.services, recordings=self._recordings)
+            self._controller = VoiceController(
+                self.config, self.services, recordings=self._recordings, queue_record=self._queue_record
+            )
         return self._controller
 
     @property
@@ -67,7 +77,12 @@ class VoiceAdapter:
             self._controller.stop()
 
     def deliver(self, item: OutboxItem) -> None:
-        raise RuntimeError("voice has no messages to deliver; a call is answered on the phone")
+        # Only a queue's "close" timeout or after-hours action writes to a caller: the caller
+        # heard the goodbye prompt and was hung up; text cannot be sent to a phone call, so
+        # the message fails at once (visibly) instead of being retried for nothing.
+        from callyard.services.outbox import GiveUp
+
+        raise GiveUp("a phone caller cannot be sent text; they heard the goodbye prompt and were hung up")
 
     # -- web -------------------------------------------------------------------------------
 
@@ -135,8 +150,16 @@ class VoiceAdapter:
         self.controls.hold(self._owned(agent, data), on)
 
     def _transfer(self, agent: Agent, data: Any) -> None:
+        """``{"interaction_id": N, "queue": "<name>"}`` or ``{"interaction_id": N, "agent": "<login>"}``."""
         interaction_id = self._owned(agent, data)
-        queue = data.get("queue") if isinstance(data, dict) else None
+        queue, login = data.get("queue"), data.get("agent")
+        if (queue is None) == (login is None):
+            raise InvalidInput("name either the queue or the agent to transfer to", error_id="invalid-input")
+        if login is not None:
+            if not isinstance(login, str) or not login.strip():
+                raise InvalidInput("agent must be an agent's login", error_id="invalid-input")
+            self.controls.transfer_to_agent(interaction_id, agent.id, login)
+            return
         if not isinstance(queue, str) or not queue:
             raise InvalidInput("name the queue to transfer to", error_id="invalid-input")
         self.controls.transfer_to_queue(interaction_id, agent.id, queue)
@@ -168,4 +191,6 @@ def from_config(config: Any, services: Services) -> VoiceAdapter | None:
     voice: VoiceConfig = config.channels.voice
     if not voice.enabled:
         return None
-    return VoiceAdapter(voice, services, recordings=config.data_path("recordings"))
+    # Queues that override the global `record` switch ([[queues]] record = true/false).
+    queue_record = {q.name: q.record for q in config.queues if q.record is not None}
+    return VoiceAdapter(voice, services, recordings=config.data_path("recordings"), queue_record=queue_record)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid as uuidlib
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,14 @@ from callyard.services import Services
 
 from .errors import FreeSwitchUnreachable
 from .esl import CallSession
+from .estimate import announcement, estimated_wait_seconds
 from .links import NodeLink
-from .session import CallerFlow
+from .session import CallerFlow, recording_path
 
 log = logging.getLogger(__name__)
 PHONE_OFFLINE = "phone offline"
+# What a caller hears before a queue's "close" timeout or after-hours action hangs up (stock).
+CLOSED_PROMPT = "voicemail/vm-goodbye.wav"
 UNREACHED = {
     "USER_NOT_REGISTERED": PHONE_OFFLINE,
     "NO_ANSWER": "missed call",
@@ -44,10 +48,20 @@ def default_dial_string(agent: Agent) -> str:
 
 
 class VoiceController:
-    def __init__(self, config: VoiceConfig, services: Services, *, recordings: Path) -> None:
+    def __init__(
+        self,
+        config: VoiceConfig,
+        services: Services,
+        *,
+        recordings: Path,
+        queue_record: dict[str, bool] | None = None,
+    ) -> None:
         self.config = config
         self.services = services
         self.recordings = recordings
+        # Queues whose `record` overrides the global switch: then recording starts when a call
+        # reaches its queue (uuid_record) instead of when it is answered.
+        self.queue_record = dict(queue_record or {})
         self.links = [
             NodeLink(
                 node,
@@ -83,9 +97,7 @@ class VoiceController:
         bus = self.services.bus
         bus.subscribe(self._guarded(self._on_offer), ev.InteractionOffered)
         bus.subscribe(self._guarded(self._on_closed), ev.InteractionClosed)
-        timed_out = getattr(ev, "InteractionTimedOut", None)  # queue timeout actions, when present
-        if timed_out is not None:
-            bus.subscribe(self._guarded(self._on_timed_out), timed_out)
+        bus.subscribe(self._guarded(self._on_timed_out), ev.InteractionTimedOut)
         log.info("voice: FreeSWITCH calls on %s:%s", *self.address)
 
     def stop(self) -> None:
@@ -122,12 +134,29 @@ class VoiceController:
 
         return run
 
-    def link(self) -> NodeLink:
-        # Calls are controlled through the first connected node (one node per core today).
+    def link(self, node: str | None = None) -> NodeLink:
+        """The connection to the FreeSWITCH node ``node`` (a Core-UUID, as stored on the call
+        record): a call's commands go to the node it is on. A node no connection has
+        introduced itself as yet (or none given) means the first connected node."""
+        if node:
+            known = [link for link in self.links if link.core_uuid == node]
+            for link in known:
+                if link.connected:
+                    return link
+            if known:
+                raise FreeSwitchUnreachable(
+                    f"FreeSWITCH {known[0].name}, where this call is, is not connected; it reconnects by itself"
+                )
         for link in self.links:
             if link.connected:
                 return link
         raise FreeSwitchUnreachable("no FreeSWITCH node is connected; it reconnects by itself, try again")
+
+    def link_of(self, uuid: str) -> NodeLink:
+        """The connection to the node the call ``uuid`` is on."""
+        with self.db():
+            record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        return self.link(record.node if record is not None else None)
 
     # -- calls coming in -------------------------------------------------------------------
 
@@ -140,14 +169,39 @@ class VoiceController:
     def db(self) -> Any:
         return self.services.store.connection()
 
-    def entered(self, uuid: str, number: str, name: str) -> CallRecord | None:
+    def entered(self, uuid: str, number: str, name: str, node: str | None = None) -> CallRecord | None:
         self._busy.add(uuid)
         try:
             with self.db():
-                return self.services.calls.enter(uuid, number, name, queue=self.config.queue)
+                return self.services.calls.enter(uuid, number, name, queue=self.config.queue, node=node)
         except CallyardError as exc:
             log.warning("voice: cannot take call %s from %s: %s", uuid, number, exc.message)
             return None
+
+    @property
+    def record_on_answer(self) -> bool:
+        """Record from the answer (menus included): the global switch, when no queue overrides it."""
+        return self.config.record and not self.queue_record
+
+    def record_in_queue(self, uuid: str, queue: str) -> None:
+        """The call reached ``queue``: with per-queue recording, start recording it now if that
+        queue records (and it is not recorded yet). The recording is linked as from the answer."""
+        if not self.queue_record or not self.queue_record.get(queue, self.config.record):
+            return
+        with self.db():
+            record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+            if record is None or record.recording or record.state == "ended":
+                return
+        path = recording_path(self.recordings, uuid)
+        try:
+            result = self.link(record.node).api(f"uuid_record {uuid} start {path}")
+        except FreeSwitchUnreachable as exc:
+            log.warning("voice: call %s not recorded in queue %s: %s", uuid, queue, exc.message)
+            return
+        if not result.startswith("+OK"):
+            log.warning("voice: recording call %s in queue %s failed: %s", uuid, queue, result.strip())
+            return
+        self.recorded(uuid, path)
 
     def recorded(self, uuid: str, path: str) -> None:
         with self.db():
@@ -171,12 +225,20 @@ class VoiceController:
                 record = CallRecord.get_or_none(CallRecord.uuid == uuid)
                 if record is None or record.state != "queued":
                     return
-                position = self.services.calls.position(uuid)
-            # One broadcast: the prompt, then the number (the stock digits/N.wav go up to 20).
-            media = self.config.announce_prompt
-            if position <= 20:
-                media = f"file_string://{media}!digits/{position}.wav"
-            self.link().api(f"uuid_broadcast {uuid} {media} aleg")
+                calls = self.services.calls
+                position = calls.position(uuid)
+                wait = None
+                if self.config.wait_prompt:
+                    queue_id = Interaction.get_by_id(record.interaction_id).queue_id
+                    wait = estimated_wait_seconds(
+                        position,
+                        calls.recent_handle_seconds(queue_id),
+                        calls.agents_able(uuid),
+                        self.config.default_handle_seconds,
+                    )
+            # One broadcast: the prompt, the place in line, the estimated wait in minutes.
+            media = announcement(self.config.announce_prompt, position, self.config.wait_prompt, wait)
+            self.link(record.node).api(f"uuid_broadcast {uuid} {media} aleg")
 
     def session_done(self, uuid: str, session: CallSession) -> None:
         """The menu is over; keep the socket while the call lasts (it carries our `resume`)."""
@@ -187,42 +249,65 @@ class VoiceController:
             session.close()
 
     def voicemail(self, uuid: str) -> None:
-        """Voicemail entry point: the caller leaves a message; it waits in the queue for an agent
-        as an interaction with its audio. Wire queue timeouts and after-hours here."""
+        """Voicemail entry point (a menu choice, a queue's timeout or after-hours action): the
+        caller leaves a message; it waits in the queue for an agent as an interaction with its
+        audio."""
         with self.services.store.connection():
-            record = self.services.calls.get(uuid)
+            link = self.link_of(uuid)
             path = str(self.recordings / f"voicemail-{uuid}.wav")
-            link = self.link()
-            link.api(f"uuid_break {uuid} all")
-            link.sendmsg(uuid, "playback", "voicemail/vm-record_message.wav")
-            link.sendmsg(uuid, "record", f"{path} 120 200 3")
-            link.sendmsg(uuid, "hangup", "NORMAL_CLEARING")
-            self.services.calls.voicemail(record.uuid, path)
+            # Claimed before any media: a menu choice and a timeout arriving together record
+            # one message, not two (the second gets Conflict).
+            record = self.services.calls.voicemail(uuid, path)
+            link.api(f"uuid_break {record.uuid} all")
+            link.sendmsg(record.uuid, "playback", "voicemail/vm-record_message.wav")
+            link.sendmsg(record.uuid, "record", f"{path} 120 200 3")
+            link.sendmsg(record.uuid, "hangup", "NORMAL_CLEARING")
 
     def request_callback(self, uuid: str) -> None:
         """Callback entry point: the caller hangs up and keeps their place in line; when an agent
         is free the agent is called first, then the caller's number."""
         with self.services.store.connection():
+            link = self.link_of(uuid)
             record = self.services.calls.callback(uuid)
-            link = self.link()
             link.api(f"uuid_break {record.uuid} all")
             link.sendmsg(record.uuid, "playback", "callyard/callback.wav")
             link.sendmsg(record.uuid, "hangup", "NORMAL_CLEARING")
 
     def hangup_call(self, uuid: str) -> None:
-        self.link().api(f"uuid_kill {uuid} NORMAL_CLEARING")
+        self.link_of(uuid).api(f"uuid_kill {uuid} NORMAL_CLEARING")
 
     def _on_timed_out(self, event: Any) -> None:
-        record = self.services.calls.of_interaction(event.interaction_id)
-        if record is None or record.state != "queued":
-            return
-        action = getattr(event, "action", "")
+        """Routing timed the call out of its queue (waited too long, or the queue is closed): the
+        interaction is already in the action's state; what the caller hears follows from the
+        call record's state."""
+        with self.db():
+            record = self.services.calls.of_interaction(event.interaction_id)
+            if record is None:
+                return
+            action = getattr(event, "action", "")
+            if record.state == "queued" and action in ("voicemail", "callback", "close"):
+                self.spawn(self._time_out_call, record.uuid, action, getattr(event, "reason", ""))
+            elif record.state == "callback" or (record.state == "ended" and record.outcome == "voicemail"):
+                # The caller already asked for a callback or left a message (a menu choice)
+                # while it waited: it stays in line for an agent.
+                self.services.calls.back_in_line(event.interaction_id)
+
+    def _time_out_call(self, uuid: str, action: str, reason: str) -> None:
+        # The menu's socket may still be sending the hold music: let it finish first, so the
+        # uuid_break below stops the music instead of racing it.
+        deadline = time.monotonic() + self.config.command_timeout
+        while uuid in self._busy and time.monotonic() < deadline:
+            gevent.sleep(0.05)
         if action == "voicemail":
-            self.spawn(self.voicemail, record.uuid)
+            self.voicemail(uuid)
         elif action == "callback":
-            self.spawn(self.request_callback, record.uuid)
-        elif action == "hangup":
-            self.spawn(self.hangup_call, record.uuid)
+            self.request_callback(uuid)
+        else:  # close: the queue gave up on the call; say goodbye and hang up
+            self.ending[uuid] = f"queue timed the call out: {reason or 'nobody could take it'}"[:255]
+            link = self.link_of(uuid)
+            link.api(f"uuid_break {uuid} all")
+            link.sendmsg(uuid, "playback", CLOSED_PROMPT)
+            link.sendmsg(uuid, "hangup", "NORMAL_CLEARING")
 
     # -- offers become phone calls ---------------------------------------------------------
 
@@ -246,7 +331,7 @@ class VoiceController:
             callback = record.state == "callback"
             agent = Agent.get_by_id(agent_id)
             try:
-                link = self.link()
+                link = self.link(record.node)  # the agent's leg on the caller's node, to bridge
             except FreeSwitchUnreachable:
                 ignore_conflict(interactions.reject, agent_id, interaction_id)
                 raise
@@ -335,11 +420,24 @@ class VoiceController:
             elif name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
                 if CallRecord.get_or_none(CallRecord.uuid == uuid) is not None:
                     self.services.calls.hold(uuid, name == "CHANNEL_HOLD")
+            elif name == "DTMF":
+                self._key_pressed(uuid, headers.get("DTMF-Digit", ""))
             elif name == "CUSTOM":
                 sub = headers.get("Event-Subclass", "")
                 user = headers.get("username") or headers.get("from-user") or ""
                 if sub in ("sofia::register", "sofia::unregister") and user:
                     self._phone_presence(user, sub == "sofia::register")
+
+    def _key_pressed(self, uuid: str, digit: str) -> None:
+        """A key pressed on any call (menus read theirs on the call's own socket): the callback
+        key from a caller waiting in a queue asks to be called back."""
+        key = self.config.callback_key
+        if not key or digit != key or uuid in self._busy:
+            return
+        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        if record is not None and record.state == "queued":
+            log.info("voice: caller %s pressed %s in the queue: callback", uuid, digit)
+            self.spawn(self.request_callback, uuid)
 
     def _leg_gone(self, link: NodeLink, uuid: str, cause: str) -> None:
         calls = self.services.calls
@@ -384,12 +482,21 @@ class VoiceController:
             agents.set_presence(agent.id, "available")
 
     def _reconcile(self, link: NodeLink) -> None:
-        """After (re)connecting: find our calls again with `show channels` and pick them up."""
+        """After (re)connecting: find our calls again with `show channels` and pick them up.
+        Only this node's calls: another node's calls are that node's connection's business."""
+        node = link.learn_core_uuid()
         live = link.channels()
         calls = self.services.calls
         with self.services.store.connection():
             for record in calls.open_calls():
                 if record.state == "callback" or record.uuid in self._busy:
+                    continue
+                if record.node is None and record.uuid in live:
+                    calls.on_node(record.uuid, node)  # a call from before nodes were stored
+                elif record.node != node and len(self.links) > 1:
+                    # Another node's call (or one whose node is not connected yet): that node's
+                    # connection picks it up. With one node, a call of an older Core-UUID (the
+                    # node restarted) is this node's to close.
                     continue
                 if record.uuid not in live:
                     calls.ended(record.uuid, "call ended while Callyard was away from FreeSWITCH")
@@ -414,6 +521,7 @@ class VoiceController:
                 elif record.state == "ivr":
                     # The menu's socket died with the old process: the caller waits in the queue.
                     self.enqueue(record.uuid, self.config.queue, {})
+                    self.record_in_queue(record.uuid, self.config.queue)
                     link.sendmsg(record.uuid, "playback", self.config.music_on_hold)
         log.info("voice: picked up %d open call(s) on %s", len(calls.open_calls()), link.name)
 

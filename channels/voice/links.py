@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 EVENTS = (
     "BACKGROUND_JOB CHANNEL_HANGUP_COMPLETE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_HOLD CHANNEL_UNHOLD "
-    "RECORD_STOP CUSTOM sofia::register sofia::unregister"
+    "RECORD_STOP DTMF CUSTOM sofia::register sofia::unregister"
 )
 HANDLED = (
     "CHANNEL_HANGUP_COMPLETE",
@@ -32,6 +32,7 @@ HANDLED = (
     "CHANNEL_HOLD",
     "CHANNEL_UNHOLD",
     "RECORD_STOP",
+    "DTMF",
     "sofia::register",
     "sofia::unregister",
 )
@@ -59,6 +60,8 @@ class NodeLink:
         self._stopped = False
         self.ready = gevent.event.Event()
         self.connects = 0
+        # The node's Core-UUID (on every event it sends): which calls are on this node.
+        self.core_uuid = ""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -84,6 +87,7 @@ class NodeLink:
                 for name in HANDLED:
                     client.register_handle(name, self._event)
                 client.send(f"event plain {EVENTS}")
+                self.core_uuid = ""  # a restarted node has a new one; its events say which
                 self._client = client
                 self.connects += 1
                 log.info("connected to FreeSWITCH %s", self.name)
@@ -170,12 +174,21 @@ class NodeLink:
 
     # -- events ----------------------------------------------------------------------------
 
+    def learn_core_uuid(self) -> str:
+        """The node's Core-UUID, asked with a ``bgapi status`` (its BACKGROUND_JOB carries it)
+        when no event has told it yet."""
+        if not self.core_uuid:
+            self.bgapi("status", timeout=self._timeout)
+        return self.core_uuid
+
     def _job_done(self, event: Any) -> None:
+        self.core_uuid = event.headers.get("Core-UUID") or self.core_uuid
         result = self._jobs.get(event.headers.get("Job-UUID", ""))
         if result is not None and not result.ready():
             result.set(_body(event))
 
     def _event(self, event: Any) -> None:
+        self.core_uuid = event.headers.get("Core-UUID") or self.core_uuid
         self._on_event(self, event.headers)
 
     def _fail_jobs(self) -> None:

@@ -57,15 +57,20 @@ class CallerFlow:
             # Only the completions the menu waits for: a call's other events (thirty-odd
             # kilobytes of headers) come over the node's inbound connection already.
             session.send("filter Event-Name CHANNEL_EXECUTE_COMPLETE")
-            record = self._ctl.entered(uuid, number, name)  # committed before the answer
+            # The node the call is on (its Core-UUID): the call's commands go there.
+            node = (session.session_data or {}).get("Core-UUID") or None
+            record = self._ctl.entered(uuid, number, name, node)  # committed before the answer
             if record is None:
                 session.send("sendmsg\ncall-command: hangup\nhangup-cause: TEMPORARY_FAILURE")
                 return
             if record.state != "ivr":
                 return  # a call we know already (the socket came back): nothing to redo
             self._execute("set", "park_after_bridge=true")
+            # FreeSWITCH's playback stops on "*" by default: a key pressed in the queue (the
+            # callback key) must not silence the hold music; the controller reacts to it.
+            self._execute("set", "playback_terminators=none")
             self._execute("answer", block=True)
-            if self._config.record:
+            if self._ctl.record_on_answer:
                 path = recording_path(self._ctl.recordings, uuid)
                 self._execute("record_session", path)
                 self._ctl.recorded(uuid, path)
@@ -88,6 +93,7 @@ class CallerFlow:
             # phone rings for far longer than the playback takes to start, so the bridge
             # always comes after it.
             self._ctl.enqueue(uuid, outcome.queue, outcome.skills)
+            self._ctl.record_in_queue(uuid, outcome.queue)
             self._execute("playback", self._config.music_on_hold)
         except (SessionGone, NotConnectedError, gevent.Timeout):
             log.info("voice: caller %s left during the menu", self.uuid or "?")

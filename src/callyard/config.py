@@ -194,6 +194,14 @@ class VoiceConfig:
     command_timeout: float = 10.0
     # How a caller who asked for a callback is dialled ({number} is their number).
     callback_dial_string: str = "sofia/gateway/provider/{number}"
+    # The key a caller presses while waiting in a queue to be called back instead, keeping
+    # their place in line ("" = no callback from the queue).
+    callback_key: str = "*"
+    # With the place in line, the estimated wait in minutes (position × the queue's recent
+    # average handle time ÷ agents able to serve): its prompt ("" = no estimate), and the
+    # handle time assumed while a queue has no answered calls yet.
+    wait_prompt: str = "callyard/wait.wav"
+    default_handle_seconds: int = 300
 
 
 @dataclass
@@ -249,6 +257,9 @@ class QueueConfig:
     sticky_seconds: int = 0
     # ring-progressively: seconds before the next agent is rung as well.
     ring_interval: int = 10
+    # Voice: record the calls of this queue (true/false), overriding channels.voice.record;
+    # unset: the global switch decides.
+    record: bool | None = None
 
 
 @dataclass
@@ -721,6 +732,12 @@ def validate_voice(voice: VoiceConfig, queues: set[str]) -> None:
         raise ConfigError("channels.voice.command_timeout and reconnect_max_seconds: must be above 0")
     if queues and voice.queue not in queues:
         raise ConfigError(f"channels.voice.queue: queue {voice.queue!r} is not defined in [[queues]]")
+    if voice.default_handle_seconds < 1:
+        raise ConfigError("channels.voice.default_handle_seconds: must be at least 1")
+    if voice.callback_key and (len(voice.callback_key) != 1 or voice.callback_key not in "0123456789*#"):
+        raise ConfigError(
+            f'channels.voice.callback_key: {voice.callback_key!r} is not one key (0-9, * or #; "" for none)'
+        )
     if voice.menu and voice.menu not in voice.menus:
         raise ConfigError(f"channels.voice.menu: no menu named {voice.menu!r} in [channels.voice.menus]")
     for name, menu in voice.menus.items():
@@ -928,6 +945,8 @@ announce_seconds = 0
 ring_seconds = 20
 # Record every call into <data_dir>/recordings
 record = true
+# The key a waiting caller presses to be called back, keeping their place in line ("": none)
+callback_key = "*"
 
 # One inbound event-socket connection per FreeSWITCH node
 [[channels.voice.nodes]]

@@ -264,6 +264,8 @@ class CallRecord(BaseModel):
     outcome = pw.CharField(default="")  # answered abandoned voicemail callback failed
     reason = pw.CharField(default="")
     recording = pw.CharField(null=True)
+    # The FreeSWITCH node the call is on (its Core-UUID): commands for the call go there.
+    node = pw.CharField(null=True)
 
 
 MODELS: list[type[BaseModel]] = [
@@ -352,6 +354,11 @@ for _state in (VOICEMAIL, CALLBACK):
         TRANSITIONS[_state] = ()
     if _state not in TRANSITIONS[QUEUED]:
         TRANSITIONS[QUEUED] += (_state,)
+# A call timed out to voicemail or callback goes back in line once the caller left the message
+# or asked for the callback: an agent listens to it or calls back (keeping its arrival order).
+for _state in (VOICEMAIL, CALLBACK):
+    if QUEUED not in TRANSITIONS[_state]:
+        TRANSITIONS[_state] += (QUEUED,)
 # -- the agent inbox (issue 8) ---------------------------------------------------------------
 
 

@@ -215,3 +215,25 @@ def test_ring_progressively_adds_the_next_agent_every_interval():
     assert brain.tick(at(30)) == []  # everyone is ringing
     brain.remove_item(1)  # somebody accepted
     assert brain.tick(at(40)) == []
+
+
+# -- work back in line after its timeout or after-hours action ran ------------------------------
+
+
+def test_work_whose_timeout_action_ran_waits_for_an_agent_instead_of_timing_out_again():
+    q = queue(escalation=(EscalationStep(10, timeout="voicemail"),))
+    (decision,) = plan([item(1, waited=60, timed_out=True)], [], NOW, [q])
+    assert (decision.action, decision.reason) == (WAIT, "no eligible agent")
+    (decision,) = plan([item(1, waited=60, timed_out=True)], [agent(1)], NOW, [q])
+    assert (decision.action, decision.agent_id) == (OFFER, 1)
+    (decision,) = plan([item(1, waited=60)], [], NOW, [q])
+    assert (decision.action, decision.timeout_action) == (TIMEOUT, "voicemail")
+
+
+def test_work_whose_after_hours_action_ran_waits_in_the_closed_queue():
+    night = dt.datetime(2026, 3, 2, 22, 0)
+    q = queue(hours=BERLIN, after_hours="voicemail")
+    (decision,) = plan([item(1, timed_out=True)], [agent(1)], night, [q])
+    assert decision.action == WAIT and "after-hours action ran" in decision.reason
+    (decision,) = plan([item(1)], [agent(1)], night, [q])
+    assert (decision.action, decision.timeout_action) == (AFTER_HOURS, "voicemail")

@@ -99,3 +99,20 @@ def test_voice_settings_are_checked() -> None:
         )
     cfg = config_mod.load(None, env={"CALLYARD_CHANNELS__VOICE__ENABLED": "true"})
     assert cfg.channels.voice.nodes[0].port == 8021
+
+
+@pytest.mark.parametrize("key", ["**", "x", "10", " "])
+def test_the_callback_key_is_one_phone_key(key: str) -> None:
+    with pytest.raises(ConfigError, match="channels.voice.callback_key"):
+        config_mod.load(
+            None,
+            env={"CALLYARD_CHANNELS__VOICE__ENABLED": "1", "CALLYARD_CHANNELS__VOICE__CALLBACK_KEY": key},
+        )
+
+
+def test_the_callback_key_defaults_to_star_and_can_be_switched_off() -> None:
+    assert config_mod.load(None, env={}).channels.voice.callback_key == "*"
+    off = config_mod.load(
+        None, env={"CALLYARD_CHANNELS__VOICE__ENABLED": "1", "CALLYARD_CHANNELS__VOICE__CALLBACK_KEY": ""}
+    )
+    assert off.channels.voice.callback_key == ""

@@ -12,8 +12,22 @@ import logging
 
 from ..clock import Clock
 from ..errors import Conflict, NotFound
-from ..events import InteractionCreated, InteractionQueued, MessageCreated
-from ..models import ACTIVE, NEW, WRAP_UP, CallRecord, Interaction, Message, Queue, StateChange
+from ..events import InteractionCreated, InteractionQueued, InteractionTransferred, MessageCreated
+from ..models import (
+    ACTIVE,
+    CALLBACK,
+    NEW,
+    QUEUED,
+    VOICEMAIL,
+    WRAP_UP,
+    Agent,
+    AgentSkill,
+    CallRecord,
+    Interaction,
+    Message,
+    Queue,
+    StateChange,
+)
 from ..store import Store
 from .contacts import ContactService
 from .interactions import InteractionService
@@ -23,6 +37,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "voice"
 OPEN_CALL_STATES = ("ivr", "queued", "ringing", "talking", "callback")
+# The estimated wait averages the handle times of the queue's last this many answered calls.
+RECENT_CALLS = 20
 
 
 def _ms(later: dt.datetime | None, earlier: dt.datetime | None) -> int:
@@ -48,7 +64,9 @@ class CallService:
 
     # -- a call's life ---------------------------------------------------------------------
 
-    def enter(self, uuid: str, number: str, name: str = "", queue: str = "support") -> CallRecord:
+    def enter(
+        self, uuid: str, number: str, name: str = "", queue: str = "support", node: str | None = None
+    ) -> CallRecord:
         """A call reached Callyard: its interaction (new, in the menu) and call record, committed
         before the caller is answered. The same call announced twice is stored once."""
         now = self._clock()
@@ -81,7 +99,12 @@ class CallService:
                 created_at=now,
             )
             record = CallRecord.create(
-                interaction=interaction, uuid=uuid, caller_number=number, state="ivr", entered_at=now
+                interaction=interaction,
+                uuid=uuid,
+                caller_number=number,
+                state="ivr",
+                entered_at=now,
+                node=node,
             )
         self._notifier.publish(
             [
@@ -142,8 +165,30 @@ class CallService:
                 talk_ms=CallRecord.talk_ms + _ms(now, record.answered_at),
                 answered_at=None,
             ).where(CallRecord.id == record.id).execute()
-        self._notifier.publish([InteractionQueued(interaction.id, queue)])
+        self._notifier.publish(
+            [
+                InteractionTransferred(interaction.id, agent_id, None, queue),
+                InteractionQueued(interaction.id, queue),
+            ]
+        )
         return self.get(uuid)
+
+    def agent_let_go(self, uuid: str, agent_id: int) -> CallRecord:
+        """Blind transfer to another agent: the agent drops out and the caller waits (on hold
+        music) while the other agent's phone rings. Returns the call record as it was."""
+        now = self._clock()
+        with self._store.atomic():
+            record = self.get(uuid)
+            if record.state != "talking" or record.agent_id != agent_id:
+                raise Conflict("only a call in conversation can be transferred", error_id="not-talking")
+            CallRecord.update(
+                state="queued",
+                agent=None,
+                agent_uuid=None,
+                talk_ms=CallRecord.talk_ms + _ms(now, record.answered_at),
+                answered_at=None,
+            ).where(CallRecord.id == record.id, CallRecord.state == "talking").execute()
+        return record
 
     def voicemail(self, uuid: str, path: str) -> CallRecord:
         """The caller leaves a message instead of waiting: the interaction keeps its place in
@@ -171,7 +216,10 @@ class CallService:
                 wait_ms=_ms(now, record.queued_at or record.entered_at),
                 reason="caller left a voicemail",
             ).where(CallRecord.id == record.id).execute()
-        self._notifier.publish([MessageCreated(message.id, record.interaction_id, CHANNEL, "in", None)])
+            requeued = self._back_in_line(record.interaction_id, now)
+        self._notifier.publish(
+            [MessageCreated(message.id, record.interaction_id, CHANNEL, "in", None), *requeued]
+        )
         return self.get(uuid)
 
     def callback(self, uuid: str) -> CallRecord:
@@ -185,7 +233,27 @@ class CallService:
             CallRecord.update(
                 state="callback", outcome="callback", reason="caller asked to be called back"
             ).where(CallRecord.id == record.id).execute()
+            requeued = self._back_in_line(record.interaction_id, self._clock())
+        self._notifier.publish(requeued)
         return self.get(uuid)
+
+    def back_in_line(self, interaction_id: int) -> bool:
+        """Routing timed out a call whose caller had already left a voicemail or asked for a
+        callback: it goes back in line for an agent. False when there was nothing to do."""
+        with self._store.atomic():
+            events = self._back_in_line(interaction_id, self._clock())
+        self._notifier.publish(events)
+        return bool(events)
+
+    def _back_in_line(self, interaction_id: int, now: dt.datetime) -> list[InteractionQueued]:
+        """A call routing timed out to voicemail or callback (the interaction is in that state)
+        waits for an agent again once the caller did it: same queue, same arrival time, so it
+        keeps its place in line; routing does not time it out a second time."""
+        interaction = Interaction.get_by_id(interaction_id)
+        if interaction.state not in (VOICEMAIL, CALLBACK):
+            return []
+        self._interactions._move(interaction, QUEUED, now, ended_at=None)  # noqa: SLF001 - one state machine
+        return [InteractionQueued(interaction.id, interaction.queue.name if interaction.queue_id else "")]
 
     def callback_failed(self, uuid: str, agent_id: int, why: str) -> None:
         CallRecord.update(
@@ -235,6 +303,10 @@ class CallService:
                     held_since=None, hold_ms=CallRecord.hold_ms + _ms(now, record.held_since)
                 ).where(CallRecord.id == record.id).execute()
         return self.get(uuid)
+
+    def on_node(self, uuid: str, node: str) -> None:
+        """The FreeSWITCH node (Core-UUID) the call is on, learnt after the fact."""
+        CallRecord.update(node=node).where(CallRecord.uuid == uuid).execute()
 
     def recorded(self, uuid: str, path: str) -> None:
         CallRecord.update(recording=path).where(CallRecord.uuid == uuid).execute()
@@ -302,6 +374,38 @@ class CallService:
             .count()
         )
         return ahead + 1
+
+    def recent_handle_seconds(self, queue_id: int, limit: int = RECENT_CALLS) -> list[float]:
+        """Handle times (talk, hold, wrap-up) of the queue's last ``limit`` answered calls."""
+        rows = (
+            CallRecord.select(CallRecord.talk_ms, CallRecord.hold_ms, CallRecord.wrap_up_ms)
+            .join(Interaction)
+            .where(
+                Interaction.queue == queue_id, CallRecord.outcome == "answered", CallRecord.state == "ended"
+            )
+            .order_by(CallRecord.ended_at.desc())
+            .limit(limit)
+        )
+        return [(r.talk_ms + r.hold_ms + r.wrap_up_ms) / 1000 for r in rows]
+
+    def agents_able(self, uuid: str) -> int:
+        """Agents available now with every skill (at its level) the call needs: its queue's
+        and its own (a language chosen in the menu)."""
+        record = self.get(uuid)
+        interaction = Interaction.get_by_id(record.interaction_id)
+        required = dict(interaction.queue.skills or {}) if interaction.queue_id else {}
+        for skill, level in (interaction.skills or {}).items():
+            required[skill] = max(level, required.get(skill, 0))
+        agents = Agent.select(Agent.id).where(Agent.presence == "available", Agent.enabled == True)  # noqa: E712
+        for skill, level in required.items():
+            agents = agents.where(
+                Agent.id.in_(
+                    AgentSkill.select(AgentSkill.agent).where(
+                        AgentSkill.skill == skill, AgentSkill.level >= level
+                    )
+                )
+            )
+        return agents.count()
 
     def open_calls(self) -> list[CallRecord]:
         return list(CallRecord.select().where(CallRecord.state.in_(OPEN_CALL_STATES)))

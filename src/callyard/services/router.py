@@ -103,6 +103,10 @@ class RouterService:
             self._dirty_items.add(interaction_id)
         if agent_id is not None:
             self._dirty_agents.add(agent_id)
+        # A transfer frees the agent who handed the work on (InteractionTransferred).
+        from_agent_id = getattr(event, "from_agent_id", None)
+        if from_agent_id is not None:
+            self._dirty_agents.add(from_agent_id)
 
     def invalidate(self) -> None:
         """Rebuild the index from the store at the next round."""

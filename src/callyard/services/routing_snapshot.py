@@ -12,9 +12,11 @@ from peewee import fn
 from .. import routing
 from ..models import (
     ACTIVE,
+    CALLBACK,
     CLOSED,
     OFFERED,
     QUEUED,
+    VOICEMAIL,
     WRAP_UP,
     Agent,
     AgentCapacity,
@@ -22,6 +24,7 @@ from ..models import (
     Interaction,
     Offer,
     Queue,
+    StateChange,
 )
 
 HELD_STATES = (ACTIVE, WRAP_UP)
@@ -55,6 +58,22 @@ def work_items(ids: Iterable[int] | None) -> dict[int, routing.WorkItem]:
             )
         elif offer.state in ("expired", "rejected", "withdrawn"):
             tried[offer.interaction_id].add(offer.agent_id)
+    # A voicemail or callback request put back in line after its queue's timeout or
+    # after-hours action ran: it waits for an agent, it is not timed out again.
+    after_timeout = (
+        StateChange.select(StateChange.interaction)
+        .join(Interaction)
+        .where(StateChange.to_state.in_((VOICEMAIL, CALLBACK)))
+    )
+    # Only calls come back after a timeout (the voice channel acts on it): nothing to ask otherwise.
+    calls = [r.id for r in rows if r.channel == "voice"]
+    if ids is not None:
+        after_timeout = after_timeout.where(StateChange.interaction.in_(calls))
+    else:
+        after_timeout = after_timeout.where(
+            Interaction.state.in_((QUEUED, OFFERED)), Interaction.channel == "voice"
+        )
+    timed_out = {c.interaction_id for c in after_timeout} if calls else set()
     items = {}
     for r in rows:
         if r.state == OFFERED and not ringing[r.id]:
@@ -73,6 +92,7 @@ def work_items(ids: Iterable[int] | None) -> dict[int, routing.WorkItem]:
             tried_agents=frozenset(tried[r.id]),
             ringing=frozenset(ringing[r.id]) if r.state == OFFERED else frozenset(),
             last_ring_at=last_ring.get(r.id) if r.state == OFFERED else None,
+            timed_out=r.id in timed_out,
         )
     return items
 

@@ -20,6 +20,9 @@ class Caller:
     hangup_on: str | None = None
     # Hang up this long after being bridged to an agent (None: wait for the agent to end it).
     talk_seconds: float | None = None
+    # Press this key (e.g. the callback key) ``queue_key_after`` seconds into the hold music.
+    queue_key: str = ""
+    queue_key_after: float = 0.3
 
 
 @dataclass

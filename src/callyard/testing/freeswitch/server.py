@@ -155,6 +155,9 @@ class FreeSwitchSim:
         if caller.hangup_on and caller.hangup_on in (app, f"{app}:{data}"):
             later(0.01, self._caller_hangs_up, channel)
             return
+        if caller.queue_key and app == "playback" and data.startswith("local_stream://"):
+            key, caller.queue_key = caller.queue_key, ""  # once, at the first hold music
+            later(caller.queue_key_after, self._press, channel, key)
         if app == "play_and_get_digits" and caller.digits:
             digits = caller.digits.pop(0)
             if digits:

@@ -1,0 +1,18 @@
+"""Voice: the FreeSWITCH node each call is on (its Core-UUID), so commands for a call go to
+that node's event socket instead of the first connected one."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+VERSION = 8
+NAME = "voice_nodes"
+
+STATEMENTS = [
+    'ALTER TABLE "call_record" ADD COLUMN "node" VARCHAR(255)',
+]
+
+
+def upgrade(db: pw.Database, dialect: str) -> None:
+    for statement in STATEMENTS:
+        db.execute_sql(statement)
