@@ -111,7 +111,8 @@ def test_bench_voice_calls(tmp_path, db_url):  # noqa: ANN001
         with store.connection():
             records = {r.uuid: r for r in CallRecord.select()}
         total, elapsed = result["placed"], result["elapsed"]
-        lost = [u for u in result["uuids"] if u not in records]
+        still_up = set(result["still_up"])
+        lost = [u for u in result["uuids"] if u not in records or u in still_up]
         outcomes: dict[str, int] = {}
         for r in records.values():
             outcomes[r.outcome or r.state] = outcomes.get(r.outcome or r.state, 0) + 1
@@ -119,14 +120,15 @@ def test_bench_voice_calls(tmp_path, db_url):  # noqa: ANN001
         print(
             f"\nBENCH voice: {total} calls offered in {result['placed_seconds']:.1f} s "
             f"({total / result['placed_seconds']:.1f}/s), {PHONES} agent phones, done in {elapsed:.1f} s; "
-            f"answered {answered}, lost {len(lost) + result['still_up']} "
-            f"({len(lost)} never recorded, {result['still_up']} still up after {DRAIN:.0f} s); "
+            f"answered {answered}, lost {len(lost)} (never recorded or still up {DRAIN:.0f} s after the last); "
             f"outcomes {outcomes}"
         )
         print(
             f"BENCH voice: ESL events to the controller {result['events'] / elapsed:,.0f}/s "
             f"({result['events']} in {elapsed:.1f} s)"
         )
+        if still_up:
+            print(f"BENCH voice: the calls still up were: {result['stuck']}")
         if result["latencies"]:
             summary("voice queue entry -> agent originate", result["latencies"], unit="calls")
         print(

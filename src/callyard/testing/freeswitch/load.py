@@ -106,13 +106,20 @@ class Load:
             time.sleep(0.2)
         elapsed = time.perf_counter() - start
         latencies = [self.dialled[u] - self.entered[u] for u in self.dialled if u in self.entered]
+        stuck: dict[str, int] = {}  # what the calls still up are doing, for a reader to see why
+        for c in channels:
+            if c.alive:
+                other = c.other
+                what = f"{c.call_state} {c.application or '-'} {'bridged to ' + other.call_state if other else ''}"
+                stuck[what.strip()] = stuck.get(what.strip(), 0) + 1
         return {
             "placed": total,
             "placed_seconds": placed,
             "elapsed": elapsed,
             "events": self.sim.switch.events_delivered - delivered0,
             "uuids": [c.uuid for c in channels],
-            "still_up": sum(1 for c in channels if c.alive),
+            "still_up": [c.uuid for c in channels if c.alive],
+            "stuck": stuck,
             "queued": sum(1 for c in channels if c.uuid in self.entered),
             "latencies": latencies,
             "sim_cpu": sum(os.times()[:2]) - cpu0,
