@@ -238,19 +238,24 @@ class VoiceController:
         with self.db():
             record = self.services.calls.of_interaction(interaction_id)
         if record is not None and record.state in ("queued", "callback"):
-            self._dial(record.uuid, interaction_id, agent_id)
+            self._dial(record.uuid, interaction_id, agent_id, record)
 
-    def _dial(self, caller_uuid: str, interaction_id: int, agent_id: int) -> None:
+    def _dial(
+        self, caller_uuid: str, interaction_id: int, agent_id: int, record: CallRecord | None = None
+    ) -> None:
         self._busy.add(caller_uuid)
         try:
-            self._dial_agent(caller_uuid, interaction_id, agent_id)
+            self._dial_agent(caller_uuid, interaction_id, agent_id, record)
         finally:
             self._busy.discard(caller_uuid)
 
-    def _dial_agent(self, caller_uuid: str, interaction_id: int, agent_id: int) -> None:
+    def _dial_agent(
+        self, caller_uuid: str, interaction_id: int, agent_id: int, record: CallRecord | None = None
+    ) -> None:
+        """Ring the agent's phone for this call (``record``: the call as just read, if it was)."""
         calls, interactions = self.services.calls, self.services.interactions
         with self.db():
-            record = calls.get(caller_uuid)
+            record = record or calls.get(caller_uuid)
             callback = record.state == "callback"
             agent = Agent.get_by_id(agent_id)
             try:

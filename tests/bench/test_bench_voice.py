@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +109,17 @@ def test_bench_voice_calls(tmp_path, db_url):  # noqa: ANN001
         assert "error" not in result, result["error"]
         cpu = _cpu_seconds(pid) - cpu0
         rss = _rss_mib(pid)
-        with store.connection():
-            records = {r.uuid: r for r in CallRecord.select()}
-        total, elapsed = result["placed"], result["elapsed"]
+        # The switch is done with the calls; the controller may still be writing their ends.
         still_up = set(result["still_up"])
+        settle = time.monotonic() + 10
+        while True:
+            with store.connection():
+                records = {r.uuid: r for r in CallRecord.select()}
+            open_calls = [u for u, r in records.items() if r.state != "ended" and u not in still_up]
+            if not open_calls or time.monotonic() > settle:
+                break
+            time.sleep(0.2)
+        total, elapsed = result["placed"], result["elapsed"]
         lost = [u for u in result["uuids"] if u not in records or u in still_up]
         outcomes: dict[str, int] = {}
         for r in records.values():
