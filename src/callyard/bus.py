@@ -21,10 +21,17 @@ class Bus:
     def __init__(self) -> None:
         self._handlers: dict[type[Event] | None, list[Handler]] = defaultdict(list)
 
-    def subscribe(self, handler: Handler, *event_types: type[Event]) -> None:
-        """Call ``handler`` for the given event types, or for every event when none are given."""
+    def subscribe(self, handler: Handler, *event_types: type[Event], first: bool = False) -> None:
+        """Call ``handler`` for the given event types, or for every event when none are given.
+
+        ``first`` puts it before the handlers already there, for one that someone is waiting on
+        (the voice controller dials an agent while the caller listens to hold music; the inbox
+        pushes can come a moment later)."""
         for event_type in event_types or (None,):
-            self._handlers[event_type].append(handler)
+            if first:
+                self._handlers[event_type].insert(0, handler)
+            else:
+                self._handlers[event_type].append(handler)
 
     def publish(self, events: Iterable[Event]) -> None:
         for event in events:

@@ -65,3 +65,14 @@ def test_event_wire_names_are_noun_dot_past_verb_and_unique():
     for name in names:
         noun, _, verb = name.partition(".")
         assert noun and verb and name == name.lower(), name
+
+
+def test_a_handler_subscribed_first_runs_before_those_already_there():
+    bus = Bus()
+    seen = []
+    bus.subscribe(lambda e: seen.append("push"), InteractionQueued)
+    bus.subscribe(lambda e: seen.append("later"), InteractionQueued)
+    bus.subscribe(lambda e: seen.append("dial"), InteractionQueued, first=True)
+    bus.subscribe(lambda e: seen.append("other type"), InteractionCreated, first=True)
+    bus.publish([InteractionQueued(1, "support")])
+    assert seen == ["dial", "push", "later"]

@@ -131,7 +131,9 @@ class CallService:
             self._interactions._move(interaction, "queued", now, queued_at=now)  # noqa: SLF001 - one state machine
             CallRecord.update(state="queued", queued_at=now).where(CallRecord.id == record.id).execute()
         self._notifier.publish([InteractionQueued(interaction.id, queue)])
-        return self.get(uuid)
+        # As stored in the transaction above, without reading it back (this is on every call's path).
+        record.state, record.queued_at = "queued", now
+        return record
 
     def ringing(self, uuid: str, agent_id: int, agent_uuid: str) -> None:
         CallRecord.update(state="ringing", agent=agent_id, agent_uuid=agent_uuid).where(
@@ -283,14 +285,18 @@ class CallService:
         now = self._clock()
         with self._store.atomic():
             record = self.get(uuid)
-            CallRecord.update(
-                state="talking",
-                agent=agent_id,
-                agent_uuid=agent_uuid,
-                answered_at=now,
-                wait_ms=_ms(now, record.queued_at or record.entered_at),
-            ).where(CallRecord.id == record.id).execute()
-        return self.get(uuid)
+            fields = {
+                "state": "talking",
+                "agent": agent_id,
+                "agent_uuid": agent_uuid,
+                "answered_at": now,
+                "wait_ms": _ms(now, record.queued_at or record.entered_at),
+            }
+            CallRecord.update(**fields).where(CallRecord.id == record.id).execute()
+        # As stored, without reading it back (this is on every answered call's path).
+        for name, value in fields.items():
+            setattr(record, name, value)
+        return record
 
     def hold(self, uuid: str, on: bool) -> CallRecord:
         now = self._clock()

@@ -495,18 +495,27 @@ class InteractionService:
 
     def close_expired_wrap_ups(self, now: dt.datetime) -> None:
         """Close wrap-ups that outlasted their queue's wrap-up time (0 = until the agent is done)."""
+        # Every routing round asks, and most have nothing due: look first, outside a
+        # transaction, so a round takes no write lock (SQLite's BEGIN IMMEDIATE) for nothing.
+        due = [i.id for i in self._wrap_ups(Interaction.state == WRAP_UP) if self._wrap_up_over(i, now)]
+        if not due:
+            return
         closed = []
         with self._store.atomic():
-            rows = (
-                Interaction.select(Interaction, Queue)
-                .join(Queue)
-                .where(Interaction.state == WRAP_UP, Queue.wrap_up_seconds > 0)
-            )
-            for interaction in rows:
-                if interaction.ended_at + dt.timedelta(seconds=interaction.queue.wrap_up_seconds) <= now:
+            # Again inside: an agent may have finished one meanwhile.
+            for interaction in self._wrap_ups(Interaction.id.in_(due), Interaction.state == WRAP_UP):
+                if self._wrap_up_over(interaction, now):
                     self._close(interaction, now)
                     closed.append(InteractionClosed(interaction.id, interaction.agent_id))
         self._notifier.publish(closed)
+
+    @staticmethod
+    def _wrap_ups(*where: Any) -> Any:
+        return Interaction.select(Interaction, Queue).join(Queue).where(Queue.wrap_up_seconds > 0, *where)
+
+    @staticmethod
+    def _wrap_up_over(interaction: Interaction, now: dt.datetime) -> bool:
+        return interaction.ended_at + dt.timedelta(seconds=interaction.queue.wrap_up_seconds) <= now
 
     def _close(self, interaction: Interaction, now: dt.datetime) -> None:
         self._move(interaction, CLOSED, now, closed_at=now)

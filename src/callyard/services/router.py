@@ -133,9 +133,14 @@ class RouterService:
             return decisions
 
     def _expire_offers(self, now: dt.datetime) -> None:
+        expired = Offer.select().where(Offer.state == "pending", Offer.expires_at <= now)
+        # Every round asks and most have nothing expired: no write lock (SQLite's BEGIN
+        # IMMEDIATE) is taken for nothing; end_offer itself ends only a still pending offer.
+        if not expired.exists():
+            return
         events: list[Event] = []
         with self._store.atomic():
-            for offer in Offer.select().where(Offer.state == "pending", Offer.expires_at <= now):
+            for offer in expired:
                 events += end_offer(offer, now, "expired", "offer timed out")
         self._notifier.publish(events)
 

@@ -167,7 +167,10 @@ class EslConnection:
     def offer(self, event: SimEvent) -> None:
         if self.wants(event):
             self.sw.events_delivered += 1  # approximate under threads; a figure for benchmarks
-            self._emit(event_frame(self.fmt, event.headers, event.body))
+            frame = event.frames.get(self.fmt)
+            if frame is None:
+                frame = event.frames[self.fmt] = event_frame(self.fmt, event.headers, event.body)
+            self._emit(frame)
         if (
             self.outbound
             and self.channel is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .wire import Headers
 
@@ -42,6 +42,8 @@ class SimEvent:
     body: str | None = None
     subclass: str = ""
     unique_id: str = ""
+    # Its wire form per format, built once for all the listeners that want it.
+    frames: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def get(self, key: str, default: str = "") -> str:
         for k, v in self.headers:
