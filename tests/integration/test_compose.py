@@ -8,32 +8,13 @@ On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-import struct
-import zlib
-from email.message import EmailMessage
 
 import pytest
 import requests
 
 from harness import WAIT, AgentClient, Visitor, running
-from mailkit import CaptureRelay, letter, mail_env, send, smtp_port
+from mailkit import CaptureRelay, mail_env, png, related_mail, send, smtp_port
 from telegram_api import BotApi
-
-# A tiny real PNG (2x2, red): a browser or an image library can decode it.
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def csrf_of(agent: AgentClient) -> str:
@@ -53,18 +34,6 @@ def upload(
         headers={"X-CSRFToken": csrf_of(agent)},
         timeout=WAIT,
     )
-
-
-def related_mail(remote_image: str) -> EmailMessage:
-    """An HTML mail with an inline (cid:) logo, as mail clients send it (multipart/related),
-    and a remote image that must never be fetched."""
-    mail = letter(subject="Broken spade", body="See the photo.", msgid="<photo@example.ru>")
-    mail.add_alternative(
-        f'<p>See the photo:<img src="cid:photo1@example.ru" alt="photo"><img src="{remote_image}"></p>',
-        subtype="html",
-    )
-    mail.get_payload()[1].add_related(png(), maintype="image", subtype="png", cid="<photo1@example.ru>")
-    return mail
 
 
 @pytest.fixture
