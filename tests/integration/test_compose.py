@@ -12,6 +12,9 @@ import re
 import pytest
 import requests
 
+from callyard.models import Attachment, Message, OutboxItem
+from callyard.store import Store
+
 from harness import WAIT, AgentClient, Visitor, running
 from mailkit import CaptureRelay, mail_env, png, related_mail, send, smtp_port
 from telegram_api import BotApi
@@ -165,7 +168,7 @@ def test_a_chat_reply_with_a_file_is_downloaded_with_the_visitor_token_only(serv
 
 
 def test_a_telegram_reply_with_a_file_is_sent_as_a_document(tmp_path, db_url) -> None:  # noqa: ANN001
-    from test_telegram import telegram_env
+    from test_telegram import SECRET, telegram_env
 
     with BotApi() as api, running(tmp_path, db_url, env=telegram_env(api)) as core:
         anna = AgentClient(core.url, "anna")
@@ -179,4 +182,21 @@ def test_a_telegram_reply_with_a_file_is_sent_as_a_document(tmp_path, db_url) ->
         text = [s.params["text"] for s in api.sent_to(77) if s.method == "sendMessage"]
         assert "Here it is." in text
         assert sent[0].files["document"] == ("заявление.docx", b"PK\x03\x04 form")
+
+        # the internal API hands a gateway only a file of the item it names, with the secret
+        store = Store(db_url)
+        with store.connection():
+            (attachment,) = Attachment.select().join(Message).where(Message.interaction == offer["id"])
+            item = OutboxItem.get(OutboxItem.message == attachment.message_id)
+        store.close()
+        base = f"{core.url}/internal/v1/outbox"
+        secret = {"Authorization": f"Bearer {SECRET}"}
+        good = requests.get(f"{base}/{item.id}/attachments/{attachment.id}", headers=secret, timeout=WAIT)
+        assert good.status_code == 200 and good.content == b"PK\x03\x04 form"
+        wrong = requests.get(
+            f"{base}/{item.id - 1}/attachments/{attachment.id}", headers=secret, timeout=WAIT
+        )
+        assert wrong.status_code == 404 and wrong.json()["error"]["error_id"] == "attachment-not-found"
+        no_secret = requests.get(f"{base}/{item.id}/attachments/{attachment.id}", timeout=WAIT)
+        assert no_secret.status_code == 401
         anna.close()

@@ -255,3 +255,22 @@ def test_uploads_are_refused_when_too_large_not_mine_or_not_active(services) -> 
         compose.upload(anna.id, interaction_id, "late.txt", "text/plain", b"x")
     assert closed.value.error_id == "not-active"
     assert list(services.attachments.root.rglob("*.txt")) == [services.attachments.root / mine.path]
+
+
+def test_uploads_that_can_no_longer_be_sent_are_purged_with_their_files(services, clock) -> None:  # noqa: ANN001
+    anna = add_agent(services, "anna")
+    ended = active_with(services, anna, thread="v1")
+    going = active_with(services, anna, thread="v2")
+    compose = services.compose
+    old = compose.upload(anna.id, ended, "old.txt", "text/plain", b"1")
+    kept = compose.upload(anna.id, going, "kept.txt", "text/plain", b"2")
+    services.interactions.close(anna.id, ended)
+    assert compose.purge() == 0  # a grace period: a tab may still be sending
+    clock.advance(11 * 60)
+    assert compose.purge() == 1
+    assert [u.id for u in ComposerUpload.select()] == [kept.id]
+    assert not (services.attachments.root / old.path).exists()
+    assert (services.attachments.root / kept.path).exists()
+    clock.advance(7 * 24 * 3600)
+    assert compose.purge() == 1  # left unsent for days
+    assert ComposerUpload.select().count() == 0

@@ -31,6 +31,10 @@ MAX_FILES = 10
 MAX_SUBJECT = 255
 #: The quote keeps at most this much of the customer's message.
 MAX_QUOTE_CHARS = 20_000
+#: Uploads of an interaction no longer active with their agent go after this long ...
+UNSENDABLE_GRACE = dt.timedelta(minutes=10)
+#: ... and any upload left unsent this long.
+FORGOTTEN_AFTER = dt.timedelta(days=7)
 _REPLY_PREFIXES = ("re:", "aw:", "sv:", "ответ:")
 
 
@@ -201,6 +205,33 @@ class ComposeService:
             removed = ComposerUpload.delete().where(ComposerUpload.id == upload_id).execute()
         if removed:
             self._files.delete(upload.path)
+
+    def purge(self) -> int:
+        """Remove uploads that can no longer be sent, and their files: the interaction is no
+        longer active with the agent who uploaded them (ended, transferred) for a while, or
+        they were left for days. Returns how many went."""
+        now = self._clock()
+        stale = (
+            ComposerUpload.select(ComposerUpload.id, ComposerUpload.path)
+            .join(Interaction)
+            .where(
+                (
+                    (ComposerUpload.created_at < now - UNSENDABLE_GRACE)
+                    & ((Interaction.state != ACTIVE) | (Interaction.agent != ComposerUpload.agent))
+                )
+                | (ComposerUpload.created_at < now - FORGOTTEN_AFTER)
+            )
+            .limit(1000)
+        )
+        gone = [(u.id, u.path) for u in stale]
+        if not gone:
+            return 0
+        with self._store.atomic():
+            ComposerUpload.delete().where(ComposerUpload.id.in_([i for i, _ in gone])).execute()
+        for _, path in gone:  # after the commit: a row never points at a deleted file
+            self._files.delete(path)
+        log.info("removed %d composer upload(s) that can no longer be sent", len(gone))
+        return len(gone)
 
     def pending(self, agent_id: int, interaction_id: int) -> list[dict[str, Any]]:
         """Files uploaded for a reply not sent yet (a reloaded tab shows them again)."""
