@@ -182,11 +182,23 @@ def test_a_telegram_reply_with_a_file_is_sent_as_a_document(tmp_path, db_url) ->
         text = [s.params["text"] for s in api.sent_to(77) if s.method == "sendMessage"]
         assert "Here it is." in text
         assert sent[0].files["document"] == ("заявление.docx", b"PK\x03\x04 form")
+        # files alone: only the document, no empty text
+        photo = upload(anna, offer["id"], "photo.png", png(), "image/png").json()["upload"]
+        anna.ok("reply", {"interaction_id": offer["id"], "body": "", "attachments": [photo["id"]]})
+        documents = api.wait_for(
+            lambda: [s for s in api.sent_to(77) if s.method == "sendDocument"][1:] or None
+        )
+        assert documents[0].files["document"] == ("photo.png", png())
+        assert [s.params["text"] for s in api.sent_to(77) if s.method == "sendMessage"] == text
 
         # the internal API hands a gateway only a file of the item it names, with the secret
         store = Store(db_url)
         with store.connection():
-            (attachment,) = Attachment.select().join(Message).where(Message.interaction == offer["id"])
+            (attachment,) = (
+                Attachment.select()
+                .join(Message)
+                .where(Message.interaction == offer["id"], Attachment.filename == "заявление.docx")
+            )
             item = OutboxItem.get(OutboxItem.message == attachment.message_id)
         store.close()
         base = f"{core.url}/internal/v1/outbox"
