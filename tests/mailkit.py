@@ -8,9 +8,11 @@ import asyncio
 import email
 import re
 import smtplib
+import struct
 import subprocess
 import threading
 import time
+import zlib
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -181,3 +183,31 @@ def send(port: int, msg: EmailMessage | bytes, to: str = SUPPORT, sender: str = 
         if isinstance(msg, bytes):
             return client.sendmail(sender, [to], msg)
         return client.send_message(msg, from_addr=sender, to_addrs=[to])
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    """A tiny real PNG (red): a browser or an image library can decode it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def related_mail(remote_image: str) -> EmailMessage:
+    """An HTML mail with an inline (cid:) logo, as mail clients send it (multipart/related),
+    and a remote image that must never be fetched."""
+    mail = letter(subject="Broken spade", body="See the photo.", msgid="<photo@example.ru>")
+    mail.add_alternative(
+        f'<p>See the photo:<img src="cid:photo1@example.ru" alt="photo"><img src="{remote_image}"></p>',
+        subtype="html",
+    )
+    mail.get_payload()[1].add_related(png(), maintype="image", subtype="png", cid="<photo1@example.ru>")
+    return mail

@@ -20,10 +20,10 @@ from callyard.errors import CallyardError, InvalidInput, Unauthorized
 from callyard.models import Agent
 from callyard.services import Services
 
-from . import inbox_socket
+from . import compose, inbox_socket
 from .auth import current_agent
 from .push import NAMESPACE, room
-from .socket_input import positive_id, since_of
+from .socket_input import positive_id, reply_extras, since_of
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def init(socketio: SocketIO, services: Services) -> None:
         body = data.get("body")
         if not isinstance(body, str):
             raise InvalidInput("body must be text", error_id="invalid-message")
-        message = services.interactions.reply(agent.id, interaction_id, body)
+        message = services.interactions.reply(agent.id, interaction_id, body, **reply_extras(data))
         return {"message_id": message.id}
 
     @on("close")
@@ -166,3 +166,4 @@ def init(socketio: SocketIO, services: Services) -> None:
         return {"interaction": services.inbox.work_item(interaction, agent.id)}
 
     inbox_socket.register(on, services)
+    compose.register(on, services)

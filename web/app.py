@@ -14,7 +14,7 @@ from callyard.config import Config
 from callyard.errors import CallyardError, ConfigError
 from callyard.services import Services
 
-from . import agent_socket, api, auth, internal_api, pages, push
+from . import agent_socket, api, auth, compose, internal_api, pages, push
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ def create_app(
     _connections(app, services)
     auth.init(app, services, socketio)
     pages.init(app, config, services)
+    compose.init(app, services)
     agent_socket.init(socketio, services)
     push.init(socketio, services)
     internal_api.init(app, config, services)

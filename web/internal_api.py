@@ -6,6 +6,8 @@ work from it. Channel-neutral; the protocol is described in the README ("Gateway
   ``attachments`` list. Answered only after the commit: then the gateway acknowledges.
 - ``POST /internal/v1/outbox/claim``: due outbox items of a channel, leased to the caller.
 - ``POST /internal/v1/outbox/<id>/delivered`` / ``.../failed``: the outcome of one item.
+- ``GET /internal/v1/outbox/<id>/attachments/<attachment id>``: a file the item's message
+  carries (listed in the job's ``attachments``), as bytes.
 
 Every call carries ``Authorization: Bearer <gateway.secret>``. The core process is the only
 writer; gateways keep nothing of their own.
@@ -18,11 +20,11 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, jsonify, request, send_file
 
 from callyard.config import CHANNELS, Config
-from callyard.errors import CallyardError, InvalidInput, Unauthorized, Unavailable
-from callyard.models import IDENTITY_KINDS, Interaction
+from callyard.errors import CallyardError, InvalidInput, NotFound, Unauthorized, Unavailable
+from callyard.models import IDENTITY_KINDS, Attachment, Interaction, OutboxItem
 from callyard.services import Services
 from callyard.services.attachments import NewAttachment
 from callyard.services.outbox import job_of
@@ -144,6 +146,26 @@ def init(app: Flask, config: Config, services: Services) -> None:
             permanent=bool(data.get("permanent")),
         )
         return jsonify({"ok": True, "state": item.state, "attempts": item.attempts})
+
+    @blueprint.get("/outbox/<int:item_id>/attachments/<int:attachment_id>")
+    def outbox_attachment(item_id: int, attachment_id: int):  # noqa: ANN202
+        """A file an outbox item's message carries (a reply with attachments), as bytes."""
+        if services.attachments is None:
+            raise NotFound("this server keeps no attachments", error_id="attachment-not-found")
+        item = OutboxItem.get_or_none(OutboxItem.id == item_id)
+        found = Attachment.get_or_none(Attachment.id == attachment_id)
+        if item is None or found is None or not item.message_id or found.message_id != item.message_id:
+            raise NotFound(
+                f"outbox item {item_id} carries no attachment {attachment_id}",
+                error_id="attachment-not-found",
+            )
+        return send_file(
+            services.attachments.path(found.path),
+            mimetype="application/octet-stream",
+            as_attachment=True,
+            download_name=found.filename,
+            max_age=0,
+        )
 
     app.register_blueprint(blueprint)
     csrf = app.extensions.get("csrf")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from callyard.errors import InvalidInput
+from callyard.services.compose import clean_subject, upload_ids
 
 # The largest id a database column can hold; a bigger number made SQLite fail with an overflow.
 MAX_ID = 2**63 - 1
@@ -38,3 +39,12 @@ def criteria_of(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("search with an object of criteria", error_id="invalid-search")
     return data
+
+
+def reply_extras(data: Any) -> dict[str, Any]:
+    """A reply's files (upload ids) and, for email, its subject, when the composer sent them."""
+    extras: dict[str, Any] = {"uploads": upload_ids(data.get("attachments"))}
+    subject = data.get("subject")
+    if subject is not None and clean_subject(subject):
+        extras["meta"] = {"subject": clean_subject(subject)}
+    return extras

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, request, send_from_directory
+from flask import Blueprint, Flask, Response, jsonify, request, send_file, send_from_directory
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 
 from callyard.config import ChatConfig
-from callyard.errors import CallyardError
-from callyard.models import Interaction, Message, OutboxItem
+from callyard.errors import CallyardError, NotFound
+from callyard.models import Attachment, Interaction, Message, OutboxItem
 from callyard.services import Services
 from callyard.services.views import message_dict
 
@@ -93,11 +93,59 @@ class ChatAdapter:
             response.headers["Access-Control-Allow-Origin"] = "*"
             return response
 
+        @blueprint.post("/chat/files/<int:attachment_id>")
+        def file(attachment_id: int):  # noqa: ANN202
+            return self._file(attachment_id)
+
         app.register_blueprint(blueprint)
+        csrf = app.extensions.get("csrf")
+        if csrf is not None:
+            csrf.exempt(file)  # the visitor's token is the credential, not a session cookie
         socketio.on_event("connect", self._connect, namespace=NAMESPACE)
         socketio.on_event("message", self._message, namespace=NAMESPACE)
         socketio.on_event("leave", self._leave, namespace=NAMESPACE)
         socketio.on_event("typing", self._typing, namespace=NAMESPACE)
+
+    def _file(self, attachment_id: int) -> Response:
+        """A file of the visitor's own conversation (an agent attached it to a reply).
+
+        The widget POSTs its visitor token (a simple cross-origin request, so an embedding
+        site needs no preflight) and gets the bytes; a token of another conversation, or none,
+        gets a 404 as if the file did not exist.
+        """
+        origin = request.headers.get("Origin")
+        if not self._origin_allowed():
+            response = jsonify(
+                {"ok": False, "error": OriginNotAllowed("this site may not embed the chat").to_dict()}
+            )
+            response.status_code = 403
+            return response
+        try:
+            visitor = self._tokens.verify(request.form.get("token"))
+            attachment = Attachment.get_or_none(Attachment.id == attachment_id)
+            interaction = attachment.message.interaction if attachment is not None else None
+            if (
+                interaction is None
+                or interaction.channel != self.name
+                or interaction.thread_key != visitor
+                or self._services.attachments is None
+            ):
+                raise NotFound("no such file in this chat", error_id="attachment-not-found")
+            response = send_file(
+                self._services.attachments.path(attachment.path),
+                mimetype="application/octet-stream",
+                as_attachment=True,
+                download_name=attachment.filename,
+                max_age=0,
+            )
+            response.headers["Content-Security-Policy"] = "sandbox"
+        except CallyardError as exc:
+            response = jsonify({"ok": False, "error": exc.to_dict()})
+            response.status_code = exc.status
+        if origin:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return response
 
     def _origin_allowed(self) -> bool:
         origin = request.headers.get("Origin")
@@ -199,6 +247,11 @@ def _for_visitor(message: dict[str, Any]) -> dict[str, Any]:
         "body": message["body"],
         "created_at": message["created_at"],
         "agent_name": message["agent_name"],
+        # Files an agent attached: the widget fetches each with the visitor's token.
+        "attachments": [
+            {"id": a["id"], "filename": a["filename"], "size": a["size"]}
+            for a in message.get("attachments") or []
+        ],
     }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 from callyard.config import Config, EmailConfig
-from callyard.gateway import outbox_worker
+from callyard.gateway import DeliveryFailed, job_files, outbox_worker
 from callyard.gateway_client import CoreClient
 
 from . import outbound
@@ -30,6 +30,7 @@ class EmailGateway:
     def __init__(self, config: EmailConfig, poll_seconds: float) -> None:
         self.config = config
         self._poll = poll_seconds
+        self._core: CoreClient | None = None  # set by serve(): fetches a reply's files
 
     def tls_context(self) -> ssl.SSLContext | None:
         if not self.config.tls_cert:
@@ -40,6 +41,7 @@ class EmailGateway:
 
     async def serve(self, core: CoreClient, stopping: asyncio.Event, ready: Callable[[str], None]) -> None:
         config = self.config
+        self._core = core
         handler = InboundHandler(config, core)
         tls = self.tls_context()
         loop = asyncio.get_running_loop()
@@ -68,7 +70,14 @@ class EmailGateway:
                 await worker
 
     async def deliver(self, job: dict[str, Any]) -> str:
-        reply = outbound.build_reply(job, self.config)
+        files = []
+        if job.get("attachments"):
+            if self._core is None:
+                raise DeliveryFailed("the gateway is not serving: cannot fetch the reply's files")
+            files = await job_files(self._core, job)
+        reply = outbound.build_reply(
+            job, self.config, [outbound.OutboundFile(f.filename, f.content_type, f.data) for f in files]
+        )
         await asyncio.to_thread(outbound.send, reply, self.config)
         log.info("sent reply %s (outbox item %s)", reply["Message-ID"], job["id"])
         return str(reply["Message-ID"])

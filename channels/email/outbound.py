@@ -11,12 +11,15 @@ import email.utils
 import logging
 import smtplib
 import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from typing import Any
 
 from callyard.config import EmailConfig
 from callyard.gateway import DeliveryFailed
+from callyard.services.compose import quote_of, re_subject
 
 from .inbound import TOKEN
 
@@ -25,7 +28,16 @@ log = logging.getLogger(__name__)
 MAX_REFERENCES = 20
 
 
-def build_reply(job: dict[str, Any], config: EmailConfig) -> EmailMessage:
+@dataclass(frozen=True)
+class OutboundFile:
+    """A file the reply carries, as the gateway fetched it from the core."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def build_reply(job: dict[str, Any], config: EmailConfig, files: Sequence[OutboundFile] = ()) -> EmailMessage:
     message, interaction = job["message"], job["interaction"]
     if message is None or interaction is None:
         raise DeliveryFailed("an email outbox item must belong to a message", permanent=True)
@@ -43,7 +55,9 @@ def build_reply(job: dict[str, Any], config: EmailConfig) -> EmailMessage:
     reply = EmailMessage(policy=SMTP_POLICY)
     reply["From"] = sender
     reply["To"] = email.utils.formataddr((job["contact"]["name"] or "", to)) if job["contact"] else to
-    reply["Subject"] = reply_subject(interaction["subject"], interaction["id"])
+    # The subject the agent kept or edited in the composer, else the conversation's.
+    subject = (message.get("meta") or {}).get("subject") or interaction["subject"]
+    reply["Subject"] = reply_subject(subject, interaction["id"])
     reply["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
     reply["Message-ID"] = f"<callyard.{job['id']}.{message['id']}@{domain}>"
     ids = [t["external_id"] for t in job["thread"] if t["external_id"]]
@@ -55,14 +69,27 @@ def build_reply(job: dict[str, Any], config: EmailConfig) -> EmailMessage:
         reply["References"] = " ".join(kept)
     if (message.get("meta") or {}).get("auto"):
         reply["Auto-Submitted"] = "auto-replied"  # so other robots do not answer it
-    reply.set_content(message["body"])
+    reply.set_content(_text_with_quote(message, job.get("quote")))
+    for file in files:
+        maintype, _, subtype = file.content_type.partition("/")
+        if not maintype or not subtype or maintype == "multipart":
+            maintype, subtype = "application", "octet-stream"
+        reply.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.filename)
     return reply
 
 
+def _text_with_quote(message: dict[str, Any], quote: dict[str, Any] | None) -> str:
+    """The agent's text, then the customer's last message quoted below it, as mail clients
+    do; an automatic message (an acknowledgement) quotes nothing."""
+    body = message["body"]
+    if not quote or (message.get("meta") or {}).get("auto"):
+        return body
+    quoted = quote_of(quote.get("name") or "", quote.get("created_at"), quote.get("body") or "")
+    return f"{body.rstrip()}\n\n{quoted}\n"
+
+
 def reply_subject(subject: str, number: int) -> str:
-    subject = " ".join((subject or "").split()) or "Your message"
-    if not subject.lower().startswith(("re:", "aw:", "sv:", "ответ:")):
-        subject = f"Re: {subject}"
+    subject = re_subject(subject)
     if not TOKEN.search(subject):
         subject = f"{subject} [#{number}]"
     return subject

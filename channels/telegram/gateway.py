@@ -19,12 +19,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from telegram import Bot
+from telegram import Bot, InputFile
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
 from callyard.config import Config, TelegramConfig
-from callyard.gateway import DeliveryFailed, outbox_worker
+from callyard.gateway import DeliveryFailed, job_files, outbox_worker
 from callyard.gateway_client import CoreClient, CoreRejected, FilePart
 
 from .outbound import classify, split_text
@@ -90,7 +90,7 @@ class TelegramGateway:
                 outbox_worker(
                     core,
                     CHANNEL,
-                    lambda job: self.deliver(bot, job),
+                    lambda job: self.deliver(bot, job, core),
                     stopping,
                     poll_seconds=self._poll_seconds,
                 ),
@@ -205,7 +205,7 @@ class TelegramGateway:
 
     # -- out -------------------------------------------------------------------------------
 
-    async def deliver(self, bot: Bot, job: dict[str, Any]) -> str | None:
+    async def deliver(self, bot: Bot, job: dict[str, Any], core: CoreClient | None = None) -> str | None:
         message, interaction = job.get("message"), job.get("interaction")
         if not message or not interaction:
             raise DeliveryFailed("the outbox item has no message to send", permanent=True)
@@ -215,10 +215,19 @@ class TelegramGateway:
             raise DeliveryFailed(
                 f"not a Telegram chat: {interaction.get('thread_key')!r}", permanent=True
             ) from None
+        files: list[FilePart] = []
+        if job.get("attachments"):
+            if core is None:
+                raise DeliveryFailed("cannot fetch the reply's files without the core")
+            files = await job_files(core, job)  # all fetched before anything is sent
         sent_ids = []
         try:
-            for part in split_text(message["body"]):
+            # Text first, then each file as a document (files alone: no empty text).
+            for part in split_text(message["body"]) if message["body"].strip() or not files else []:
                 sent = await bot.send_message(chat_id, part)
+                sent_ids.append(sent.message_id)
+            for file in files:
+                sent = await bot.send_document(chat_id, InputFile(file.data, filename=file.filename))
                 sent_ids.append(sent.message_id)
         except TelegramError as exc:
             failure = classify(exc)

@@ -1077,6 +1077,8 @@ class InboxConfig:
     event_retention_seconds: int = 3600
     # queue name -> script text (one step per line), shown beside the conversation.
     scripts: dict[str, str] = field(default_factory=dict)
+    # Largest file an agent may attach to a reply in the composer.
+    max_upload_bytes: int = 10 * 1024 * 1024
 
     def all_break_reasons(self) -> list[str]:
         return self.break_reasons + ([] if NOT_READY in self.break_reasons else [NOT_READY])
@@ -1100,6 +1102,8 @@ def validate_inbox(inbox: InboxConfig) -> None:
         raise ConfigError("inbox.sla_seconds: must be at least 1")
     if inbox.event_retention_seconds < 60:
         raise ConfigError("inbox.event_retention_seconds: must be at least 60")
+    if not 1 <= inbox.max_upload_bytes <= 1024**3:
+        raise ConfigError("inbox.max_upload_bytes: must be 1 byte to 1 GiB")
     for queue, script in inbox.scripts.items():
         validate_queue_name(queue, f"inbox.scripts.{queue}")
         if len(script) > 20_000:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from .config import Config
 from .errors import ConfigError
-from .gateway_client import CoreClient, CoreUnavailable
+from .gateway_client import CoreClient, CoreRejected, CoreUnavailable, FilePart
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,21 @@ class DeliveryFailed(Exception):
 
 # Delivers one claimed job; returns the channel's id for what it sent (or None).
 Deliver = Callable[[dict[str, Any]], Awaitable[str | None]]
+
+
+async def job_files(core: CoreClient, job: dict[str, Any]) -> list[FilePart]:
+    """The files a claimed job's message carries, fetched from the core. A file the core no
+    longer has fails the delivery for good (the agent sees it); the core being away does not."""
+    files = []
+    for about in job.get("attachments") or []:
+        try:
+            data = await core.attachment(job["id"], about["id"])
+        except CoreRejected as exc:
+            raise DeliveryFailed(f"attachment {about.get('filename')!r}: {exc}", permanent=True) from None
+        except CoreUnavailable as exc:
+            raise DeliveryFailed(f"attachment {about.get('filename')!r}: {exc}") from None
+        files.append(FilePart(about["filename"], about.get("content_type") or "", data))
+    return files
 
 
 def enabled_gateways(config: Config) -> dict[str, Gateway]:

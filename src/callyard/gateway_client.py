@@ -100,6 +100,23 @@ class CoreClient:
             json={"channel": channel, "error": error, "permanent": permanent},
         )
 
+    async def attachment(self, item_id: int, attachment_id: int) -> bytes:
+        """The bytes of a file an outbox item's message carries (see the job's attachments)."""
+        path = f"/outbox/{item_id}/attachments/{attachment_id}"
+        try:
+            response = await self._http.get(path)
+        except httpx.HTTPError as exc:
+            raise CoreUnavailable(f"core unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500 or response.status_code in (401, 408, 429):
+            raise CoreUnavailable(f"core answered {response.status_code} for {path}")
+        if response.status_code >= 400:
+            try:
+                error = response.json().get("error") or {}
+            except ValueError:
+                error = {"message": response.text[:200]}
+            raise CoreRejected(response.status_code, error)
+        return response.content
+
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = await self._http.request(method, path, **kwargs)

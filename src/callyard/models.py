@@ -453,3 +453,18 @@ MODELS += [
     KbArticle,
     CallRecord,
 ]
+
+
+class ComposerUpload(BaseModel):
+    """A file an agent uploaded for a reply not sent yet (see services/compose.py)."""
+
+    agent = pw.ForeignKeyField(Agent, on_delete="CASCADE")
+    interaction = pw.ForeignKeyField(Interaction, on_delete="CASCADE")
+    filename = pw.CharField()
+    content_type = pw.CharField()
+    size = pw.IntegerField()
+    path = pw.CharField()  # relative to the attachments folder
+    created_at = pw.DateTimeField()
+
+
+MODELS += [ComposerUpload]

@@ -30,6 +30,9 @@ from .supervisor import GatewaySupervisor
 
 log = logging.getLogger(__name__)
 
+# How often composer uploads that can no longer be sent are looked for (services/compose.py).
+UPLOAD_PURGE_SECONDS = 300.0
+
 
 class WSGIHandler(pywsgi.WSGIHandler):
     """gevent's handler, made to hang up after a websocket session.
@@ -113,6 +116,7 @@ class Core:
             gevent.spawn(loop, "outbox", self._dispatch, wake_outbox, 1.0),
         ]
         self._start_hooks()
+        self._start_upload_purge()
         self._server.start()
         host, port = self._server.address[:2]
         if gateways:
@@ -169,6 +173,18 @@ class Core:
             lambda e: wake.set() if e.channel in HOOK_CHANNELS else None, ev.OutboxItemAdded
         )
         self._greenlets.append(gevent.spawn(loop, "hooks", self._hooks.dispatch, wake, 1.0))
+
+    def _start_upload_purge(self) -> None:
+        """Composer uploads that can no longer be sent are removed now and then."""
+        compose = self.services.compose
+        if compose is None:
+            return
+
+        def purge() -> None:
+            with self.services.store.connection():
+                compose.purge()
+
+        self._greenlets.append(gevent.spawn(loop, "uploads", purge, threading.Event(), UPLOAD_PURGE_SECONDS))
 
     def wait(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):

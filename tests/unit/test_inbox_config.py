@@ -41,9 +41,16 @@ def test_environment_overrides_lists(tmp_path):  # noqa: ANN001
         ("[inbox]\nevent_retention_seconds = 5\n", "inbox.event_retention_seconds"),
         ('[inbox.scripts]\n"bad queue" = "hi"\n', "inbox.scripts.bad queue"),
         ("[inbox]\nsla = 5\n", "inbox.sla"),
+        ("[inbox]\nmax_upload_bytes = 0\n", "inbox.max_upload_bytes"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, key):  # noqa: ANN001
     with pytest.raises(ConfigError) as info:
         load(tmp_path, text)
     assert key in str(info.value)
+
+
+def test_the_upload_cap_is_configurable(tmp_path):  # noqa: ANN001
+    assert config.load(None, env={}).inbox.max_upload_bytes == 10 * 1024 * 1024
+    cfg = config.load(None, env={"CALLYARD_INBOX__MAX_UPLOAD_BYTES": "2048"})
+    assert cfg.inbox.max_upload_bytes == 2048

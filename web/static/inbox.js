@@ -262,17 +262,18 @@
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const body = box.value;
-      if (!body.trim()) return;
+      if (!body.trim() && !CY.composeHasFiles(form)) return;
       box.disabled = true;
-      const a = await call("reply", { interaction_id: id, body });
+      const a = await call("reply", Object.assign({ interaction_id: id, body }, CY.composeExtras(form)));
       box.disabled = false;
-      if (a) box.value = "";
+      if (a) { box.value = ""; CY.composeSent(form); }
       box.focus();
     });
     box.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
     });
     CY.wireComposer(form, id);
+    CY.wireAttachments(form, id);
     box.focus();
   }
 
@@ -374,7 +375,7 @@
     list.append(el("li", { class: "msg msg-" + m.direction, "data-id": m.id },
       el("div", { class: "msg-who muted" }, who + " · " + new Date(m.created_at).toLocaleTimeString(), auto ? " " : null, auto),
       m.subject ? el("div", { class: "msg-subject" }, m.subject) : null,
-      bodyNode(m, current ? current.channel : ""),
+      CY.richBody(m) || bodyNode(m, current ? current.channel : ""),
       files.length ? el("ul", { class: "msg-files" }, ...files) : null,
       delivery));
     list.scrollTop = list.scrollHeight;
@@ -570,6 +571,9 @@
   const CY = window.Callyard = {
     state, el, call, toast, since, chanIcon, contactName, fillSelect, select, upsertWork,
     showCard() {}, showScript() {}, wireComposer() {},
+    // the composer's extras (inbox-compose.js)
+    wireAttachments() {}, composeExtras() { return {}; }, composeHasFiles() { return false; }, composeSent() {},
+    richBody() { return null; },
   };
 
   document.addEventListener("DOMContentLoaded", () => {

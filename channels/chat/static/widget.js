@@ -53,6 +53,7 @@
       li.pending { opacity: .6; }
       li .who { display: block; font-size: 11px; opacity: .75; }
       li .err { display: block; font-size: 12px; color: #ffd7d2; }
+      li a.file { display: block; color: inherit; margin-top: 4px; }
       form { display: flex; gap: 6px; border-top: 1px solid #e3e7eb; padding: 8px; }
       textarea { flex: 1; resize: none; font: inherit; border: 1px solid #d9dee4; border-radius: 8px; padding: 6px; height: 40px; }
       form button { background: #2f6f4e; color: #fff; border: none; border-radius: 8px; padding: 0 14px; cursor: pointer; }
@@ -88,12 +89,42 @@
       li.append(who);
     }
     li.append(document.createTextNode(m.body));
+    for (const a of m.attachments || []) li.append(fileLink(a));
     if (m.id) { li.dataset.id = m.id; shown.add(m.id); }
     if (!node) list.append(li);
     list.scrollTop = list.scrollHeight;
     return li;
   }
   function show(m) { if (!shown.has(m.id)) render(m); }
+
+  // A file the agent attached: fetched with the visitor's token (never put in a URL), then
+  // saved from memory under its name.
+  function fileLink(a) {
+    const link = document.createElement("a");
+    link.className = "file";
+    link.href = "#";
+    link.textContent = "📎 " + a.filename;
+    link.addEventListener("click", async (e) => {
+      e.preventDefault();
+      try {
+        const response = await fetch(base + "/chat/files/" + encodeURIComponent(a.id), {
+          method: "POST", body: new URLSearchParams({ token: load(TOKEN_KEY) || "" }),
+        });
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        const url = URL.createObjectURL(await response.blob());
+        const save = document.createElement("a");
+        save.href = url;
+        save.download = a.filename;
+        root.append(save);
+        save.click();
+        save.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+      } catch (err) {
+        status.textContent = "Could not download " + a.filename + "; try again.";
+      }
+    });
+    return link;
+  }
 
   // -- sending ---------------------------------------------------------------------------------
   // Messages wait in `pending` until the server acknowledges them as stored; they are (re)sent on

@@ -13,6 +13,7 @@ from .agent_events import AgentEventLog
 from .agents import AgentService
 from .attachments import AttachmentStore
 from .calls import CallService
+from .compose import ComposeService
 from .contact_cards import ContactCards
 from .contacts import ContactService
 from .crm import CrmService
@@ -55,6 +56,7 @@ class Services:
     webhooks: WebhookService | None = None
     crm: CrmService | None = None
     supervision: SupervisionService | None = None
+    compose: ComposeService | None = None
 
 
 def build(
@@ -112,6 +114,7 @@ def build(
         calls=CallService(store, notifier, clock, contacts, interactions),
     )
     _add_integrations(services, notifier)
+    _add_compose(services)
     return services
 
 
@@ -132,3 +135,14 @@ def _add_integrations(services: Services, notifier: Notifier) -> None:
     services.supervision = SupervisionService(store, notifier, clock, services.interactions, services.agents)
     services.bus.subscribe(services.webhooks.on_event)
     services.bus.subscribe(services.crm.on_event)
+
+
+def _add_compose(services: Services) -> None:
+    """The composer's file uploads and email reply drafts (services/compose.py)."""
+    if services.attachments is not None:
+        services.compose = ComposeService(
+            services.store,
+            services.clock,
+            services.attachments,
+            max_bytes=services.config.inbox.max_upload_bytes,
+        )

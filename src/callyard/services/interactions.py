@@ -45,6 +45,7 @@ from ..models import (
 )
 from ..store import Store
 from .attachments import AttachmentStore, NewAttachment, safe_filename
+from .compose import attach_uploads
 from .contacts import ContactService
 from .notifier import Notifier
 from .offers import end_offer
@@ -435,9 +436,22 @@ class InteractionService:
             events = end_offer(offer, now, "rejected", "agent rejected")
         self._notifier.publish(events)
 
-    def reply(self, agent_id: int, interaction_id: int, body: str) -> Message:
-        """An agent's answer: stored and put in the outbox in one transaction, then delivered."""
-        check_body(body, MAX_REPLY_BYTES)
+    def reply(
+        self,
+        agent_id: int,
+        interaction_id: int,
+        body: str,
+        *,
+        uploads: Sequence[int] = (),
+        meta: dict[str, Any] | None = None,
+    ) -> Message:
+        """An agent's answer: stored and put in the outbox in one transaction, then delivered.
+
+        ``uploads`` are the composer's files for it (see services/compose.py), attached in the
+        same transaction; ``meta`` is what the channel needs besides the text (an email's
+        subject)."""
+        if not (uploads and isinstance(body, str) and not body.strip()):
+            check_body(body, MAX_REPLY_BYTES)  # files alone may go without a word
         now = self._clock()
         with self._store.atomic():
             interaction = self._owned(agent_id, interaction_id)
@@ -454,7 +468,9 @@ class InteractionService:
                 agent=agent_id,
                 body=body,
                 created_at=now,
+                meta=meta or {},
             )
+            attach_uploads(message, agent_id, uploads, now)
             Interaction.update(last_message_at=now, updated_at=now).where(
                 Interaction.id == interaction_id
             ).execute()

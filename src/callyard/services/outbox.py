@@ -17,8 +17,9 @@ import peewee as pw
 from ..clock import Clock
 from ..errors import Conflict, NotFound
 from ..events import Event, MessageDeliveryFailed
-from ..models import Interaction, Message, OutboxItem
+from ..models import Attachment, Interaction, Message, OutboxItem
 from ..store import Store
+from .compose import last_inbound, sender_name
 from .notifier import Notifier
 
 log = logging.getLogger(__name__)
@@ -272,4 +273,25 @@ def job_of(item: OutboxItem) -> dict[str, Any]:
         {"direction": m.direction, "external_id": m.external_id, "meta": m.meta}
         for m in reversed(list(earlier))
     ]
+    _add_compose(job, message, interaction)
     return job
+
+
+def _add_compose(job: dict[str, Any], message: Message, interaction: Interaction) -> None:
+    """The composer's part of a job: the files the reply carries (a gateway fetches each from
+    ``/internal/v1/outbox/<item>/attachments/<id>``) and the customer's last message before it,
+    which an email reply quotes."""
+    job["attachments"] = [
+        {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+        for a in Attachment.select().where(Attachment.message == message.id).order_by(Attachment.id)
+    ]
+    last_in = last_inbound(interaction.id, before=message.id)
+    job["quote"] = (
+        None
+        if last_in is None
+        else {
+            "name": sender_name(interaction, last_in),
+            "created_at": last_in.created_at.isoformat(),
+            "body": last_in.body,
+        }
+    )

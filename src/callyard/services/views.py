@@ -16,6 +16,7 @@ from ..models import (
     OutboxItem,
     RoutingDecision,
 )
+from .mail_html import InlineFile, with_inline_images
 from .outbox import delivery_of
 
 
@@ -58,9 +59,19 @@ def message_dict(
         "auto": meta.get("auto"),
         "attachments": [attachment_dict(a) for a in attachments],
     }
+    _show_inline_images(out, attachments)
     if delivery is not None:
         out["delivery"] = delivery
     return out
+
+
+def _show_inline_images(out: dict[str, Any], attachments: list[Attachment]) -> None:
+    """An email's ``cid:`` images point at their attachments' URLs (see mail_html);
+    ``html_images`` counts them, so the inbox knows the HTML is the better view."""
+    out["html_images"] = 0
+    if out["html"]:
+        inline = [InlineFile(a.id, a.content_id, a.content_type) for a in attachments if a.content_id]
+        out["html"], out["html_images"] = with_inline_images(out["html"], inline)
 
 
 def attachment_dict(attachment: Attachment) -> dict[str, Any]:
