@@ -20,7 +20,7 @@ from callyard.errors import CallyardError, InvalidInput, Unauthorized
 from callyard.models import Agent
 from callyard.services import Services
 
-from . import inbox_socket
+from . import call_push, inbox_socket
 from .auth import current_agent
 from .push import NAMESPACE, room
 from .socket_input import positive_id, since_of
@@ -166,3 +166,4 @@ def init(socketio: SocketIO, services: Services) -> None:
         return {"interaction": services.inbox.work_item(interaction, agent.id)}
 
     inbox_socket.register(on, services)
+    call_push.register(on, services)
