@@ -47,7 +47,8 @@ def not_ready_notice(agent: Agent, missed: int) -> dict[str, Any]:
         "agent_login": agent.login,
         "agent_name": agent.name,
         "missed": missed,
-        "text": f"{agent.name} missed {missed} offers in a row and was put on break (not-ready).",
+        "text": f"{agent.name} missed {missed} {'offer' if missed == 1 else 'offers'} in a row "
+        "and was put on break (not-ready).",
     }
 
 
