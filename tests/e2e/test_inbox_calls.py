@@ -27,7 +27,7 @@ XSS_NUMBER = "<b>15550100</b>"
 @pytest.fixture
 def voice(tmp_path, db_url) -> Iterator[Voice]:  # noqa: ANN001
     # anna's phone rings long enough for her to take the offer in the browser first.
-    phones = (Phone("anna", answer_after=3.0), Phone("bob"), Phone("boss"))
+    phones = (Phone("anna", answer_after=6.0), Phone("bob"), Phone("boss"))
     settings = {"CALLYARD_CHANNELS__VOICE__RING_SECONDS": "15"}
     with voice_server(tmp_path, db_url, agents=("anna", "bob"), phones=phones, settings=settings) as v:
         v.server.cli("agent", "add", "boss", "--name", "Boss", "--role", "supervisor", password=PASSWORD)
