@@ -174,6 +174,8 @@ def _client(namespace: str, events: Events, **options: Any) -> socketio.Client:
         "logged_out",
         "session",
         "catch_up",
+        "call",
+        "notice",
     )
     for name in names:
         sio.on(name, (lambda n: lambda data=None: events.add(n, data))(name), namespace=namespace)

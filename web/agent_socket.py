@@ -20,7 +20,7 @@ from callyard.errors import CallyardError, InvalidInput, Unauthorized
 from callyard.models import Agent
 from callyard.services import Services
 
-from . import compose, inbox_socket
+from . import call_push, compose, inbox_socket
 from .auth import current_agent
 from .push import NAMESPACE, room
 from .socket_input import positive_id, reply_extras, since_of
@@ -167,3 +167,4 @@ def init(socketio: SocketIO, services: Services) -> None:
 
     inbox_socket.register(on, services)
     compose.register(on, services)
+    call_push.register(on, services)

@@ -14,7 +14,7 @@ from callyard.config import Config
 from callyard.errors import CallyardError, ConfigError
 from callyard.services import Services
 
-from . import agent_socket, api, auth, compose, internal_api, pages, push
+from . import agent_socket, api, auth, call_push, compose, internal_api, pages, push
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def create_app(
     compose.init(app, services)
     agent_socket.init(socketio, services)
     push.init(socketio, services)
+    call_push.init(socketio, services)
     internal_api.init(app, config, services)
     for adapter in adapters:
         mount = getattr(adapter, "mount", None)

@@ -234,3 +234,18 @@ class CustomerTyped(Event):
 
 
 ALL += (InteractionTransferred, InteractionWorkChanged, ContactsMerged, CustomerTyped)
+# -- calls in the inbox (issues 5 and 8) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallStateChanged(Event):
+    """A call's record moved (ringing, talking, on hold, back in line, ended): the agent who has
+    it and the supervisors watching see it live. ``state`` is the call record's state."""
+
+    name: ClassVar[str] = "call.state_changed"
+    interaction_id: int
+    agent_id: int | None
+    state: str
+
+
+ALL += (CallStateChanged,)

@@ -77,8 +77,13 @@ def sign_in(page: Page, login: str, *, available: bool = True) -> Page:
     expect(page.locator("#connection")).to_have_text("live")
     if available:
         expect(page.locator("#presence")).to_have_value("offline")
+        since = page.locator("#presence-since")
+        offline_since = since.get_attribute("data-since")
         page.locator("#presence").select_option("available")
         expect(page.locator("#presence")).to_have_value("available")
+        # The server's push of the change has come back (a test that goes on to change presence
+        # again must not have this late push undo it).
+        expect(since).not_to_have_attribute("data-since", offline_since or "")
     return page
 
 

@@ -331,6 +331,7 @@
     wrap.hidden = i.state !== "wrap_up";
     if (!wrap.hidden && wasHidden) fillSelect(wrap.elements.disposition, state.settings.dispositions, null, "Disposition…");
     $(".wrapup-left", pane).dataset.expires = i.wrap_up_until || "";
+    CY.renderCall(pane, i);   // a phone call's controls, state and recording (inbox-calls.js)
   }
 
   // What the CRM lookup hook said about the customer, as "key: value" lines on the contact card.
@@ -504,6 +505,7 @@
     fillSelect(filter, data.settings.stages, chosen, "all stages");
     if (state.selected && state.work.has(state.selected)) select(state.selected);
     else if (state.selected) clearConversation("This interaction is no longer yours.");
+    CY.afterSnapshot(data);   // e.g. a supervisor's live calls (inbox-calls.js)
   }
 
   function setConnection(up) {
@@ -575,6 +577,8 @@
     wireAttachments() {}, composeExtras() { return {}; }, composeHasFiles() { return false; }, composeSent() {},
     richBody() { return null; },
   };
+  // Calls and supervisors (inbox-calls.js): it adds its own live events to the handlers.
+  Object.assign(CY, { handlers, isMine, renderCall() {}, afterSnapshot() {} });
 
   document.addEventListener("DOMContentLoaded", () => {
     wirePresence();

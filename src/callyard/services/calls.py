@@ -12,7 +12,13 @@ import logging
 
 from ..clock import Clock
 from ..errors import Conflict, NotFound
-from ..events import InteractionCreated, InteractionQueued, InteractionTransferred, MessageCreated
+from ..events import (
+    CallStateChanged,
+    InteractionCreated,
+    InteractionQueued,
+    InteractionTransferred,
+    MessageCreated,
+)
 from ..models import (
     ACTIVE,
     CALLBACK,
@@ -139,12 +145,14 @@ class CallService:
         CallRecord.update(state="ringing", agent=agent_id, agent_uuid=agent_uuid).where(
             CallRecord.uuid == uuid, CallRecord.state.in_(("queued", "callback"))
         ).execute()
+        self._announce(uuid)
 
     def not_reached(self, uuid: str, *, callback: bool = False) -> None:
         """The agent's phone did not answer: the call waits in the queue again."""
         CallRecord.update(state="callback" if callback else "queued", agent=None, agent_uuid=None).where(
             CallRecord.uuid == uuid, CallRecord.state == "ringing"
         ).execute()
+        self._announce(uuid)
 
     def transferred(self, uuid: str, agent_id: int, queue: str) -> CallRecord:
         """Blind transfer: the agent lets go, the caller waits in ``queue`` for the next agent."""
@@ -173,6 +181,7 @@ class CallService:
                 InteractionQueued(interaction.id, queue),
             ]
         )
+        self._announce(uuid)
         return self.get(uuid)
 
     def agent_let_go(self, uuid: str, agent_id: int) -> CallRecord:
@@ -190,6 +199,7 @@ class CallService:
                 talk_ms=CallRecord.talk_ms + _ms(now, record.answered_at),
                 answered_at=None,
             ).where(CallRecord.id == record.id, CallRecord.state == "talking").execute()
+        self._announce(uuid, agent_id)
         return record
 
     def voicemail(self, uuid: str, path: str) -> CallRecord:
@@ -222,6 +232,7 @@ class CallService:
         self._notifier.publish(
             [MessageCreated(message.id, record.interaction_id, CHANNEL, "in", None), *requeued]
         )
+        self._announce(uuid)
         return self.get(uuid)
 
     def callback(self, uuid: str) -> CallRecord:
@@ -237,6 +248,7 @@ class CallService:
             ).where(CallRecord.id == record.id).execute()
             requeued = self._back_in_line(record.interaction_id, self._clock())
         self._notifier.publish(requeued)
+        self._announce(uuid)
         return self.get(uuid)
 
     def back_in_line(self, interaction_id: int) -> bool:
@@ -261,6 +273,7 @@ class CallService:
         CallRecord.update(
             state="callback", agent=None, agent_uuid=None, reason=f"callback not answered: {why}"[:255]
         ).where(CallRecord.uuid == uuid).execute()
+        self._announce(uuid, agent_id)
         interaction = Interaction.get_by_id(self.get(uuid).interaction_id)
         if interaction.state == ACTIVE and interaction.agent_id == agent_id:
             self._interactions._move(interaction, "queued", self._clock(), agent=None)  # noqa: SLF001
@@ -278,6 +291,7 @@ class CallService:
             answered_at=now,
             wait_ms=_ms(now, record.queued_at or record.entered_at),
         ).where(CallRecord.id == record.id).execute()
+        self._announce(new_uuid)
         return self.get(new_uuid)
 
     def connected(self, uuid: str, agent_id: int, agent_uuid: str) -> CallRecord:
@@ -296,6 +310,7 @@ class CallService:
         # As stored, without reading it back (this is on every answered call's path).
         for name, value in fields.items():
             setattr(record, name, value)
+        self._notifier.publish([CallStateChanged(record.interaction_id, agent_id, "talking")])
         return record
 
     def hold(self, uuid: str, on: bool) -> CallRecord:
@@ -308,6 +323,7 @@ class CallService:
                 CallRecord.update(
                     held_since=None, hold_ms=CallRecord.hold_ms + _ms(now, record.held_since)
                 ).where(CallRecord.id == record.id).execute()
+        self._announce(uuid)
         return self.get(uuid)
 
     def on_node(self, uuid: str, node: str) -> None:
@@ -316,6 +332,7 @@ class CallService:
 
     def recorded(self, uuid: str, path: str) -> None:
         CallRecord.update(recording=path).where(CallRecord.uuid == uuid).execute()
+        self._announce(uuid)
 
     def ended(self, uuid: str, reason: str) -> CallRecord | None:
         """The caller's leg is gone. A call an agent had becomes their wrap-up; one nobody took
@@ -343,6 +360,7 @@ class CallService:
         CallRecord.update(state="ended", ended_at=now, held_since=None, reason=reason[:255], **fields).where(
             CallRecord.id == record.id, CallRecord.state != "ended"
         ).execute()
+        self._announce(uuid)
         return self.get(uuid)
 
     def wrapped_up(self, interaction_id: int) -> None:
@@ -354,6 +372,14 @@ class CallService:
         CallRecord.update(wrap_up_ms=_ms(interaction.closed_at, interaction.ended_at)).where(
             CallRecord.id == record.id
         ).execute()
+
+    def _announce(self, uuid: str, agent_id: int | None = None) -> None:
+        """Tell the inbox the call moved (after the change is committed): the agent who has it
+        (or ``agent_id``, who just lost it) and the supervisors see its state live."""
+        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        if record is not None:
+            who = agent_id if agent_id is not None else record.agent_id
+            self._notifier.publish([CallStateChanged(record.interaction_id, who, record.state)])
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -419,3 +445,28 @@ class CallService:
     def in_wrap_up(self, interaction_id: int) -> bool:
         interaction = Interaction.get_or_none(Interaction.id == interaction_id)
         return interaction is not None and interaction.state == WRAP_UP
+
+
+# -- what the inbox shows of a call ----------------------------------------------------------------
+
+
+def call_view(record: CallRecord, agent_name: str | None = None) -> dict[str, object]:
+    """A call as the inbox shows it: its state (``on_hold`` is a talking call on hold), its
+    clock and, once it is over (or a voicemail), where its recording plays."""
+    state = "on_hold" if record.state == "talking" and record.held_since is not None else record.state
+    recorded = bool(record.recording) and record.state == "ended"
+    return {
+        "state": state,
+        "caller_number": record.caller_number,
+        "agent_id": record.agent_id,
+        "agent_name": agent_name,
+        "answered_at": _iso(record.answered_at),
+        "held_since": _iso(record.held_since),
+        "ended_at": _iso(record.ended_at),
+        "outcome": record.outcome,
+        "recording_url": f"/calls/{record.interaction_id}/recording" if recorded else None,
+    }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"

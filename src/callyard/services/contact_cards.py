@@ -44,9 +44,7 @@ class ContactCards:
         notes = ContactNote.select().where(ContactNote.contact == contact.id).order_by(ContactNote.id.desc())
         return {
             "contact": contact_dict(contact),
-            "history": [
-                {**self._views.work_item(i, None), "can_open": access.can_see(agent, i.id)} for i in history
-            ],
+            "history": [self._history_item(agent, i) for i in history],
             "notes": [
                 {
                     "id": n.id,
@@ -57,6 +55,16 @@ class ContactCards:
                 for n in notes
             ],
         }
+
+    def _history_item(self, agent: Agent, interaction: Interaction) -> dict[str, Any]:
+        item = {**self._views.work_item(interaction, None), "can_open": access.can_see(agent, interaction.id)}
+        # An earlier call's recording plays on the card for whom /calls/<id>/recording serves it:
+        # the agent who took the call and supervisors (a teammate sees the call, not the audio).
+        call = item.get("call")
+        url = call.get("recording_url") if call else None
+        may_play = access.is_manager(agent) or interaction.agent_id == agent.id
+        item["recording_url"] = url if url and may_play else None
+        return item
 
     def add_note(self, agent: Agent, contact_id: int, body: object) -> None:
         text = clean_note(body)

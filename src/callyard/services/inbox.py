@@ -15,6 +15,7 @@ from ..models import (
     STATES,
     WRAP_UP,
     Agent,
+    CallRecord,
     Contact,
     Identity,
     Interaction,
@@ -28,6 +29,7 @@ from ..models import (
 )
 from . import access
 from .agent_events import AgentEventLog
+from .calls import call_view
 from .router import unservable_queues
 from .views import Views, agent_dict, interaction_dict, iso
 
@@ -94,7 +96,20 @@ class InboxViews:
             deadline = interaction.ended_at + dt.timedelta(seconds=interaction.queue.wrap_up_seconds)
         out["wrap_up_until"] = iso(deadline)
         out["transfer"] = facts["transfer"]
+        if interaction.channel == "voice":
+            out["call"] = self.call_of(interaction.id)
         return out
+
+    @staticmethod
+    def call_of(interaction_id: int) -> dict[str, Any] | None:
+        """A phone call's state, clock and recording (issue 5); None before its record exists."""
+        record = CallRecord.get_or_none(CallRecord.interaction == interaction_id)
+        if record is None:
+            return None
+        name = (
+            Agent.select(Agent.name).where(Agent.id == record.agent_id).scalar() if record.agent_id else None
+        )
+        return call_view(record, name)
 
     @staticmethod
     def _facts(interaction_id: int, agent_id: int) -> dict[str, Any]:

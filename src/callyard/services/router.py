@@ -22,6 +22,7 @@ from ..bus import Bus
 from ..clock import Clock
 from ..events import (
     AgentMarkedNotReady,
+    CallStateChanged,
     Event,
     InteractionCreated,
     InteractionOffered,
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 # Events that change nothing the brain looks at.
 IGNORED = (InteractionOffered, InteractionCreated, MessageCreated, MessageDeliveryFailed, OutboxItemAdded)
+# A call's state is for the inbox; the interaction's own events tell routing what it needs.
+IGNORED = (*IGNORED, CallStateChanged)
 NOT_READY = "not-ready"
 
 

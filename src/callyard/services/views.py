@@ -16,6 +16,7 @@ from ..models import (
     OutboxItem,
     RoutingDecision,
 )
+from . import access
 from .mail_html import InlineFile, with_inline_images
 from .outbox import delivery_of
 
@@ -186,7 +187,10 @@ class Views:
         attachment = Attachment.get_or_none(Attachment.id == attachment_id)
         if attachment is None:
             raise NotFound(f"no attachment with id {attachment_id}", error_id="attachment-not-found")
-        self.interaction_for(agent, attachment.message.interaction_id)
+        # Read-only is enough to download (a teammate or supervisor looking at the conversation,
+        # services/access.py); to anyone else it does not exist (404: no probing which ids do).
+        if not access.can_see(agent, attachment.message.interaction_id):
+            raise NotFound(f"no attachment with id {attachment_id}", error_id="attachment-not-found")
         return attachment
 
     def thread_history(self, channel: str, thread_key: str, limit: int = 200) -> list[dict[str, Any]]:
