@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import statistics
 
 
@@ -33,7 +34,7 @@ def statements(output: list[str]) -> dict[str, int]:
     for line in list(output):
         _, marker, rest = line.partition(" DEBUG peewee: (")
         if marker:
-            word = rest.lstrip("'\"").split(None, 1)[0].upper() if rest.strip("'\" ") else "?"
+            word = re.match(r"['\"]?([A-Za-z]*)", rest).group(1).upper() or "?"  # type: ignore[union-attr]
             counts[word] = counts.get(word, 0) + 1
     return counts
 
