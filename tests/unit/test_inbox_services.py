@@ -62,19 +62,55 @@ def test_journal_numbers_each_agents_events_from_one_and_catches_up_exactly(serv
 
 
 def test_journal_numbers_stay_unique_when_another_process_journals_for_the_same_agent(services):
-    """The journal remembers each agent's last number; another writer (a second process) makes
-    that memory stale, and the next number must still follow the store's, never collide."""
+    """Numbers are taken from the store in the statement that writes them: a second journal (as
+    in another process) interleaving with this one continues the same sequence."""
     anna = add_agent(services, "anna")
     journal = services.journal
     other = AgentEventLog(services.store, services.clock, retention_seconds=3600)  # another process
     assert journal.record(anna.id, "message", {"n": 1}) == 1
-    assert journal.record(anna.id, "message", {"n": 2}) == 2  # from memory
-    assert other.record(anna.id, "message", {"n": 3}) == 3  # read from the store
-    assert journal.record(anna.id, "message", {"n": 4}) == 4  # its memory said 2: refused, re-read
-    assert other.record(anna.id, "message", {"n": 5}) == 5
+    assert journal.record(anna.id, "message", {"n": 2}) == 2
+    assert other.record(anna.id, "message", {"n": 3}) == 3
+    assert journal.record(anna.id, "message", {"n": 4}) == 4
+    with services.store.atomic():  # inside a caller's transaction too
+        assert other.record(anna.id, "message", {"n": 5}) == 5
     seqs = [e.seq for e in AgentEvent.select().where(AgentEvent.agent == anna.id).order_by(AgentEvent.seq)]
     assert seqs == [1, 2, 3, 4, 5]
     assert [e["data"]["n"] for e in journal.since(anna.id, 0).events] == [1, 2, 3, 4, 5]
+
+
+def test_journal_pushes_for_one_agent_at_the_same_moment_get_distinct_consecutive_numbers(services):
+    """Writers racing for the same agent's next number: the unique index refuses all but one,
+    and the others take the following numbers; none is lost, none is numbered twice."""
+    anna = add_agent(services, "anna")
+    writers, each = 6, 5
+    barrier = threading.Barrier(writers)
+    got: dict[int, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            with services.store.connection():
+                barrier.wait(timeout=10)
+                got[w] = [services.journal.record(anna.id, "message", {"w": w, "k": k}) for k in range(each)]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    numbers = sorted(n for seqs in got.values() for n in seqs)
+    assert numbers == list(range(1, writers * each + 1))
+    for seqs in got.values():  # one writer's pushes are numbered in the order it made them
+        assert seqs == sorted(seqs)
+    stored = {
+        (e.payload["w"], e.payload["k"]): e.seq
+        for e in AgentEvent.select().where(AgentEvent.agent == anna.id)
+    }
+    assert len(stored) == writers * each
+    assert all(stored[(w, k)] == got[w][k] for w in got for k in range(each))
 
 
 def test_work_item_reads_contact_crm_and_preview_as_the_plain_interaction_view_does(services):
