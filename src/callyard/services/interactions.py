@@ -110,6 +110,10 @@ class InteractionService:
         self._contacts = contacts
         self._outbox = outbox
         self._attachments = attachments
+        # Queue ids by name, for what each message names: a queue is never deleted nor renamed,
+        # so a name once found keeps its id; a name not found is asked again each time (the
+        # queue may be created later, by another process too).
+        self._queue_ids: dict[str, int] = {}
 
     # -- customers -------------------------------------------------------------------------
 
@@ -160,9 +164,7 @@ class InteractionService:
             raise InvalidInput("external_id must be 1-255 characters", error_id="invalid-message")
         if attachments and self._attachments is None:
             raise InvalidInput("this server keeps no attachments", error_id="attachments-unsupported")
-        target = Queue.get_or_none(Queue.name == queue)
-        if target is None:
-            raise NotFound(f"queue {queue!r} does not exist", error_id="queue-not-found")
+        target = self._queue(queue)
         if attachments:
             seen = self._existing(channel, external_id)
             if seen is not None:  # a resend: no files to write (and delete again)
@@ -190,6 +192,18 @@ class InteractionService:
             if not stored:
                 for _, path in saved:
                     self._attachments.delete(path)  # type: ignore[union-attr]
+
+    def _queue(self, name: str) -> Queue:
+        """The queue a message is for (its id and name: all ingest uses of it)."""
+        known = self._queue_ids.get(name)
+        if known is not None:
+            return Queue(id=known, name=name)
+        queue = Queue.get_or_none(Queue.name == name)
+        if queue is None:
+            raise NotFound(f"queue {name!r} does not exist", error_id="queue-not-found")
+        if not self._store.db.in_transaction():  # a queue made in a transaction could be rolled back
+            self._queue_ids[name] = queue.id
+        return queue
 
     @staticmethod
     def _thread_of(
@@ -310,7 +324,7 @@ class InteractionService:
         interaction = Interaction.create(
             contact=contact,
             channel=channel,
-            queue=queue,
+            queue=queue.id,  # the id only: the cached queue carries no more (see _queue)
             state=to_state,
             priority=0,
             subject=extra.subject,
