@@ -197,7 +197,9 @@ class ChatAdapter:
                 message = Message.get_by_id(result.message_id)
                 return {
                     "ok": True,
-                    "message": _for_visitor(message_dict(message)),
+                    # A visitor's chat message never has files (none are taken above), so
+                    # none are looked up: this answers every message.
+                    "message": _for_visitor(message_dict(message, attachments=[])),
                     "duplicate": result.duplicate,
                 }
         except CallyardError as exc:

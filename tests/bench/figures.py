@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import statistics
 
 
@@ -13,3 +15,35 @@ def summary(name: str, seconds: list[float], total_s: float | None = None, unit:
     line = f"{name}: {len(ordered)} {unit}, {len(ordered) / total:,.0f} {unit}/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms"
     print("\nBENCH " + line)
     return line
+
+
+# CALLYARD_BENCH_COUNT_SQL=1 runs the server with log_level debug, so peewee logs every statement
+# it sends; the benches then print statements per message. (Debug logging costs time itself: read
+# the latencies of such a run as slower than real.)
+COUNT_SQL = os.environ.get("CALLYARD_BENCH_COUNT_SQL") == "1"
+
+
+def sql_env() -> dict[str, str]:
+    """Server environment overrides for counting statements (none unless asked for)."""
+    return {"CALLYARD_LOG_LEVEL": "debug"} if COUNT_SQL else {}
+
+
+def statements(output: list[str]) -> dict[str, int]:
+    """SQL statements a server logged, by their first word (SELECT, INSERT, BEGIN, ...)."""
+    counts: dict[str, int] = {}
+    for line in list(output):
+        _, marker, rest = line.partition(" DEBUG peewee: (")
+        if marker:
+            word = re.match(r"['\"]?([A-Za-z]*)", rest).group(1).upper() or "?"  # type: ignore[union-attr]
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def per_message(name: str, output: list[str], messages: int) -> None:
+    """Print the statements per message, when counting (CALLYARD_BENCH_COUNT_SQL=1)."""
+    if not COUNT_SQL or not messages:
+        return
+    counts = statements(output)
+    total = sum(counts.values())
+    parts = ", ".join(f"{k} {v / messages:.1f}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    print(f"BENCH {name}: {total / messages:.1f} SQL statements per message ({parts})")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg2
 
-from figures import summary
+from figures import per_message, sql_env, summary
 from harness import running
 from mailkit import CaptureRelay, mail_env, smtp_port
 
@@ -58,6 +58,14 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 when it is gone)."""
+    with contextlib.suppress(OSError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
 def children(pid: int) -> list[int]:
     with contextlib.suppress(OSError):
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -69,7 +77,7 @@ def test_bench_email(tmp_path, db_url):  # noqa: ANN001
     relay = CaptureRelay().start()
     try:
         with running(
-            tmp_path, db_url, env={**mail_env(relay), "CALLYARD_LOG_LEVEL": "warning"}, agents=()
+            tmp_path, db_url, env={**mail_env(relay), "CALLYARD_LOG_LEVEL": "warning", **sql_env()}, agents=()
         ) as srv:
             port = smtp_port(srv)
             prepared = [message(n).as_bytes(policy=SMTP_POLICY) for n in range(MESSAGES)]
@@ -91,12 +99,16 @@ def test_bench_email(tmp_path, db_url):  # noqa: ANN001
                             durations.append(time.perf_counter() - start)
 
             threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+            logged = len(srv.output)
+            processes = [srv.proc.pid, *children(srv.proc.pid)]
+            cpu_before = [cpu_seconds(p) for p in processes]
             start_all = time.perf_counter()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             total = time.perf_counter() - start_all
+            cpu = [cpu_seconds(p) - before for p, before in zip(processes, cpu_before, strict=True)]
             assert durations, f"nothing was accepted: {failures[:3]}"
             summary(
                 f"email accepted (250 after commit) on {kind}, {CLIENTS} clients",
@@ -104,6 +116,11 @@ def test_bench_email(tmp_path, db_url):  # noqa: ANN001
                 total,
                 "messages",
             )
+            print(
+                f"BENCH email on {kind}: CPU per message {cpu[0] / len(durations) * 1000:.2f} ms core, "
+                f"{sum(cpu[1:]) / len(durations) * 1000:.2f} ms gateway"
+            )
+            per_message(f"email on {kind}", srv.output[logged:], len(durations))
             stored = committed(db_url)
             gateways = children(srv.proc.pid)
             print(

@@ -27,13 +27,16 @@ from callyard.models import (
     QUEUED,
     AgentEvent,
     Contact,
+    ContactCrm,
     Identity,
     Interaction,
     InteractionLog,
     Offer,
     Queue,
 )
+from callyard.services.agent_events import AgentEventLog
 from callyard.services.library import fill_placeholders
+from callyard.services.views import interaction_dict
 
 
 @pytest.fixture
@@ -56,6 +59,81 @@ def test_journal_numbers_each_agents_events_from_one_and_catches_up_exactly(serv
     assert missed.complete and missed.last_seq == 3
     assert [(e["seq"], e["data"]) for e in missed.events] == [(2, {"n": 1}), (3, {"n": 2})]
     assert journal.since(anna.id, 3).events == [] and journal.since(anna.id, 3).complete
+
+
+def test_journal_numbers_stay_unique_when_another_process_journals_for_the_same_agent(services):
+    """Numbers are taken from the store in the statement that writes them: a second journal (as
+    in another process) interleaving with this one continues the same sequence."""
+    anna = add_agent(services, "anna")
+    journal = services.journal
+    other = AgentEventLog(services.store, services.clock, retention_seconds=3600)  # another process
+    assert journal.record(anna.id, "message", {"n": 1}) == 1
+    assert journal.record(anna.id, "message", {"n": 2}) == 2
+    assert other.record(anna.id, "message", {"n": 3}) == 3
+    assert journal.record(anna.id, "message", {"n": 4}) == 4
+    with services.store.atomic():  # inside a caller's transaction too
+        assert other.record(anna.id, "message", {"n": 5}) == 5
+    seqs = [e.seq for e in AgentEvent.select().where(AgentEvent.agent == anna.id).order_by(AgentEvent.seq)]
+    assert seqs == [1, 2, 3, 4, 5]
+    assert [e["data"]["n"] for e in journal.since(anna.id, 0).events] == [1, 2, 3, 4, 5]
+
+
+def test_journal_pushes_for_one_agent_at_the_same_moment_get_distinct_consecutive_numbers(services):
+    """Writers racing for the same agent's next number: the unique index refuses all but one,
+    and the others take the following numbers; none is lost, none is numbered twice."""
+    anna = add_agent(services, "anna")
+    writers, each = 6, 5
+    barrier = threading.Barrier(writers)
+    got: dict[int, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            with services.store.connection():
+                barrier.wait(timeout=10)
+                got[w] = [services.journal.record(anna.id, "message", {"w": w, "k": k}) for k in range(each)]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    numbers = sorted(n for seqs in got.values() for n in seqs)
+    assert numbers == list(range(1, writers * each + 1))
+    for seqs in got.values():  # one writer's pushes are numbered in the order it made them
+        assert seqs == sorted(seqs)
+    stored = {
+        (e.payload["w"], e.payload["k"]): e.seq
+        for e in AgentEvent.select().where(AgentEvent.agent == anna.id)
+    }
+    assert len(stored) == writers * each
+    assert all(stored[(w, k)] == got[w][k] for w in got for k in range(each))
+
+
+def test_work_item_reads_contact_crm_and_preview_as_the_plain_interaction_view_does(services):
+    """The work item reads the contact's identities, CRM card and the preview in its own two
+    queries; what it shows must be what ``interaction_dict`` shows reading them one by one."""
+    anna = add_agent(services, "anna")
+    interaction_id = active_with(services, anna)
+    interaction = Interaction.get_by_id(interaction_id)
+    with services.store.atomic():
+        services.contacts.add_identity(interaction.contact_id, "phone", "+79990001122")
+        ContactCrm.create(
+            contact=interaction.contact_id, data={"tier": "gold", "n": 3}, fetched_at=services.clock()
+        )
+    services.interactions.reply(anna.id, interaction_id, "x" * 200)  # the preview is its start
+    fresh = Interaction.get_by_id(interaction_id)
+    item = services.inbox.work_item(fresh, anna.id)
+    plain = interaction_dict(fresh)
+    assert item["contact"] == plain["contact"]
+    assert item["preview"] == plain["preview"] == "x" * 140
+    assert item["contact"]["crm"]["data"] == {"tier": "gold", "n": 3}
+    assert [i["kind"] for i in item["contact"]["identities"]] == ["chat_visitor", "phone"]
+    empty = ingest(services, thread="v2").interaction_id  # no CRM card: None, as before
+    assert services.inbox.work_item(Interaction.get_by_id(empty), anna.id)["contact"]["crm"] is None
 
 
 def test_journal_cursor_from_the_future_or_beyond_retention_asks_for_a_reload(services, clock):

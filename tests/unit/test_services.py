@@ -12,6 +12,7 @@ import functools
 import pytest
 from werkzeug.security import generate_password_hash
 
+from callyard import config as config_mod
 from callyard import events as ev
 from callyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from callyard.models import (
@@ -34,6 +35,7 @@ from callyard.models import (
 )
 from callyard.services import agents as agents_module
 from callyard.services.interactions import MAX_REPLY_BYTES
+from callyard.services.queues import QueueService
 
 PASSWORD = "correct horse"
 
@@ -222,6 +224,23 @@ def test_ingest_refuses_a_message_over_max_bytes_and_stores_nothing(services, co
     # exactly at the limit is fine
     ingest(services, body="x" * limit, max_bytes=limit)
     assert Message.select().count() == 1
+
+
+def test_ingest_remembers_found_queues_but_not_missing_ones(services):
+    """Ingest keeps the ids of queues it found; a name it did not find is looked up again, so a
+    queue created afterwards (here, or by another process such as the CLI) takes messages."""
+    with pytest.raises(NotFound):
+        ingest(services, thread="a", queue="sales")
+    other_process = QueueService(services.store, services.clock)
+    sales = other_process.add("sales")
+    first = ingest(services, thread="b", queue="sales")
+    second = ingest(services, thread="c", queue="sales")  # from memory
+    for result in (first, second):
+        stored = Interaction.get_by_id(result.interaction_id)
+        assert stored.queue_id == sales.id and stored.queue.name == "sales"
+    # the queue's other settings are read from the store where they are used, never from memory
+    other_process.sync([config_mod.QueueConfig(name="sales", wrap_up_seconds=30)])
+    assert Interaction.get_by_id(second.interaction_id).queue.wrap_up_seconds == 30
 
 
 def test_ingest_into_an_unknown_queue_or_channel(services):

@@ -133,7 +133,7 @@ def _add_integrations(services: Services, notifier: Notifier) -> None:
     )
     services.crm = CrmService(store, notifier, clock, services.outbox, config.crm)
     services.supervision = SupervisionService(store, notifier, clock, services.interactions, services.agents)
-    services.bus.subscribe(services.webhooks.on_event)
+    services.bus.subscribe_batch(services.webhooks.on_events)
     services.bus.subscribe(services.crm.on_event)
 
 

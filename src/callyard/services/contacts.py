@@ -20,7 +20,13 @@ class ContactService:
         value = value.strip()
         if not value or len(value) > 255:
             raise InvalidInput(f"identity {kind} must be 1-255 characters")
-        identity = Identity.select().where(Identity.kind == kind, Identity.value == value).first()
+        # With its contact in the same query: this runs for every customer message.
+        identity = (
+            Identity.select(Identity, Contact)
+            .join(Contact)
+            .where(Identity.kind == kind, Identity.value == value)
+            .first()
+        )
         if identity is not None:
             return identity.contact
         now = self._clock()

@@ -87,9 +87,19 @@ def attachment_dict(attachment: Attachment) -> dict[str, Any]:
     }
 
 
-def interaction_dict(interaction: Interaction, offer: Offer | None = None) -> dict[str, Any]:
+def interaction_dict(
+    interaction: Interaction, offer: Offer | None = None, known: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``known``: the contact's ``identities``, its ``crm`` card and the ``preview``, when the
+    caller read them already (the inbox's work item does, in the queries it makes anyway)."""
     contact = interaction.contact
-    identities = [{"kind": i.kind, "value": i.value} for i in contact.identities]
+    if known is None:
+        known = {
+            "identities": [{"kind": i.kind, "value": i.value} for i in contact.identities],
+            "crm": crm_card(contact.id),
+            "preview": _preview(interaction),
+        }
+    identities = known["identities"]
     out = {
         "id": interaction.id,
         "channel": interaction.channel,
@@ -100,12 +110,12 @@ def interaction_dict(interaction: Interaction, offer: Offer | None = None) -> di
             "id": contact.id,
             "name": contact.name or _display_name(identities),
             "identities": identities,
-            "crm": crm_card(contact.id),
+            "crm": known["crm"],
         },
         "created_at": iso(interaction.created_at),
         "queued_at": iso(interaction.queued_at),
         "last_message_at": iso(interaction.last_message_at),
-        "preview": _preview(interaction),
+        "preview": known["preview"],
         "subject": interaction.subject,
     }
     if offer is not None:
@@ -134,7 +144,12 @@ def _display_name(identities: list[dict[str, str]]) -> str:
 
 def _preview(interaction: Interaction) -> str:
     last = Message.select().where(Message.interaction == interaction.id).order_by(Message.id.desc()).first()
-    return last.body[:140] if last else ""
+    return preview_of(last.body if last else None)
+
+
+def preview_of(body: str | None) -> str:
+    """The start of the last message, as work lists show it."""
+    return body[:140] if body else ""
 
 
 class Views:

@@ -172,18 +172,40 @@ class WebhookService:
 
     def on_event(self, event: Event) -> None:
         """Bus listener: queue a delivery of this event for every subscription that wants it."""
-        if event.name not in EVENTS:
+        self.on_events([event])
+
+    def on_events(self, events: list[Event]) -> None:
+        """Bus listener for one change's events together: the subscriptions are read once for
+        all of them (an email that opens a conversation publishes three), and their deliveries
+        queued in one transaction."""
+        wanted = [
+            e
+            for e in events
+            if e.name in EVENTS
+            # the API channel's adapter delivers agents' replies itself (forward_reply)
+            and not (isinstance(e, MessageCreated) and e.channel == "api" and e.direction == "out")
+        ]
+        if not wanted:
             return
-        if isinstance(event, MessageCreated) and event.channel == "api" and event.direction == "out":
-            return  # the API channel's adapter delivers agents' replies itself (forward_reply)
+        first: OutboxItem | None = None
         with self._store.connection():
-            subs = self._subscribers(event.name)
-            if not subs:
+            enabled = self._enabled()
+            plan = [(e, [s for s in enabled if e.name in s.events]) for e in wanted]
+            plan = [(e, subs) for e, subs in plan if subs]
+            if not plan:
                 return
-            data = snapshot(event)
+            ready = []
+            for event, subs in plan:
+                try:
+                    ready.append((event, subs, snapshot(event)))
+                except Exception:  # one event that cannot be described must not lose the others
+                    log.exception("webhooks: could not describe %s", event.name)
             with self._store.atomic():
-                items = [self._enqueue(sub, event.name, data) for sub in subs]
-        self._notifier.publish([OutboxItemAdded(items[0].id, CHANNEL)])
+                for event, subs, data in ready:
+                    items = [self._enqueue(sub, event.name, data) for sub in subs]
+                    first = first or items[0]
+        if first is not None:
+            self._notifier.publish([OutboxItemAdded(first.id, CHANNEL)])
 
     def forward_reply(self, message_id: int) -> None:
         """The API channel's delivery of an agent's reply: a ``message.created`` delivery to every
@@ -203,8 +225,11 @@ class WebhookService:
         self._notifier.publish([OutboxItemAdded(items[0].id, CHANNEL)])
 
     def _subscribers(self, event_name: str) -> list[WebhookSubscription]:
-        enabled = WebhookSubscription.select().where(WebhookSubscription.enabled == True)  # noqa: E712
-        return [sub for sub in enabled if event_name in sub.events]
+        return [sub for sub in self._enabled() if event_name in sub.events]
+
+    @staticmethod
+    def _enabled() -> list[WebhookSubscription]:
+        return list(WebhookSubscription.select().where(WebhookSubscription.enabled == True))  # noqa: E712
 
     def _enqueue(
         self, sub: WebhookSubscription, event_name: str, data: dict[str, Any], message_id: int | None = None

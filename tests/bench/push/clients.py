@@ -103,6 +103,7 @@ def main() -> int:
         acks.append(bool(visitor.send(body).get("ok")))
 
     gevent.sleep(2)  # let the connection burst settle
+    print("BENCH push: sending", flush=True)  # the bench counts the server's statements from here
     cpu0, wall0 = server_cpu_seconds(args.server_pid), time.perf_counter()
     own0 = server_cpu_seconds(os.getpid())
     interval = 1.0 / args.rate

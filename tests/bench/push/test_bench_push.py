@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench.figures import per_message, sql_env
 from werkzeug.security import generate_password_hash
 
 from callyard import config as config_mod
@@ -84,34 +85,54 @@ def test_bench_push_to_thousands_of_agents(tmp_path, db_url):  # noqa: ANN001
     kind = "postgresql" if db_url.startswith("postgresql") else "sqlite"
     server = init_workdir(tmp_path, db_url)
     server.env["CALLYARD_ROUTING__TICK_SECONDS"] = "1"
+    server.env.update(sql_env())
     secret = config_mod.load(server.config, env={}).server.secret_key
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(seed(db_url, secret, count)))
     server.start()
     try:
         print(f"\nBENCH push on {kind}: {count} agents, {rate} messages/s for {seconds} s")
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(CLIENTS),
-                "--url",
-                server.url,
-                "--plan",
-                str(plan_file),
-                "--server-pid",
-                str(server.proc.pid),
-                "--rate",
-                rate,
-                "--seconds",
-                seconds,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        print(result.stdout)
-        if result.returncode != 0:
-            print(result.stderr[-5000:])
-        assert result.returncode == 0, "the push benchmark's clients failed; see above"
+        errors = tmp_path / "clients.err"
+        with (
+            errors.open("w") as err,
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(CLIENTS),
+                    "--url",
+                    server.url,
+                    "--plan",
+                    str(plan_file),
+                    "--server-pid",
+                    str(server.proc.pid),
+                    "--rate",
+                    rate,
+                    "--seconds",
+                    seconds,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            ) as clients,
+        ):
+            logged, lines = 0, []
+            assert clients.stdout is not None
+            for line in clients.stdout:  # the clients' own deadlines end this
+                lines.append(line)
+                if line.startswith("BENCH push: sending"):
+                    logged = len(server.output)
+            returncode = clients.wait(timeout=60)
+        stderr = errors.read_text()
+        sent = 0
+        for line in lines:
+            if line.startswith("BENCH push: sending"):
+                continue
+            print(line, end="")
+            if " messages sent at " in line:
+                sent = int(line.split("BENCH push: ", 1)[1].split()[0])
+        per_message(f"push on {kind}", server.output[logged:], sent)
+        if returncode != 0:
+            print(stderr[-5000:])
+        assert returncode == 0, "the push benchmark's clients failed; see above"
     finally:
         server.stop()
