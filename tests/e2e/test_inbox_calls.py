@@ -93,10 +93,11 @@ def test_agent_takes_a_call_holds_resumes_hangs_up_and_plays_the_recording(voice
     expect(form.locator("select[name=agent] option[value=bob]")).to_be_enabled()  # bob is available
     form.locator("input[value=agent]").check()
     form.locator("select[name=agent]").select_option("bob")
+    # Bob goes to lunch after the list was drawn: the server refuses, the agent reads why, and
+    # the call goes on with her (the transfer's success path: test_voice_transfer_agent.py).
+    bob.ok("presence", {"presence": "break", "reason": "lunch"})
     form.locator("button[type=submit]").click()
-    # This branch's server transfers calls to a queue only (the agent form comes with the voice
-    # branch): its error is what the agent reads, and the call goes on.
-    expect(agent.locator("#toast")).to_have_text("name the queue to transfer to")
+    expect(agent.locator("#toast")).to_contain_text("Bob is on break (lunch)")
     expect(bar.locator(".call-state")).to_have_text("talking")
 
     bar.locator(".call-hangup").click()
