@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= var/callyard.toml
 PYTEST_ARGS ?=
+# Tests run on two workers (pytest-xdist): each test has its own database schema or file and
+# its own ports, so they do not meet; `make test PYTEST_WORKERS=0` runs them one by one.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install install-test run test test-unit test-integration test-e2e bench lint format clean
 
@@ -31,7 +34,7 @@ run: install
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-unit: install-test
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

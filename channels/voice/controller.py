@@ -458,6 +458,13 @@ class VoiceController:
         if session is not None:
             session.close()
         caller_uuid = self.agent_legs.pop(uuid, None)
+        if caller_uuid is None and CallRecord.get_or_none(CallRecord.uuid == uuid) is None:
+            # An agent's phone that hung up before a new process (or connection) mapped its leg
+            # again: the call record knows it, so the call does not stay "talking" for ever.
+            talking = CallRecord.get_or_none(
+                (CallRecord.agent_uuid == uuid) & (CallRecord.state == "talking")
+            )
+            caller_uuid = talking.uuid if talking is not None else None
         if caller_uuid is not None:
             # The agent's leg ended: while talking, that ends the call for the caller too.
             record = CallRecord.get_or_none(CallRecord.uuid == caller_uuid)
@@ -498,10 +505,13 @@ class VoiceController:
         """After (re)connecting: find our calls again with `show channels` and pick them up.
         Only this node's calls: another node's calls are that node's connection's business."""
         node = link.learn_core_uuid()
-        live = link.channels()
         calls = self.services.calls
         with self.services.store.connection():
-            for record in calls.open_calls():
+            # The calls first, then what is live: a call that comes in between is then not in
+            # the list, rather than in the list and missing from `show channels` (and ended).
+            known = calls.open_calls()
+            live = link.channels()
+            for record in known:
                 if record.state == "callback" or record.uuid in self._busy:
                     continue
                 if record.node is None and record.uuid in live:

@@ -251,7 +251,7 @@ class CallRecord(BaseModel):
     caller_number = pw.CharField(default="")
     state = pw.CharField(default="ivr", index=True)  # ivr queued ringing talking ended
     agent = pw.ForeignKeyField(Agent, null=True)
-    agent_uuid = pw.CharField(null=True)  # the agent's leg while it rings or talks
+    agent_uuid = pw.CharField(null=True, index=True)  # the agent's leg while it rings or talks
     entered_at = pw.DateTimeField()
     queued_at = pw.DateTimeField(null=True)
     answered_at = pw.DateTimeField(null=True)

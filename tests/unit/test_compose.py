@@ -212,6 +212,18 @@ def test_uploaded_files_go_with_the_reply_into_the_outbox_job(services) -> None:
     assert job["message"]["meta"]["subject"] == "Re: Invoice"
 
 
+def test_files_go_out_in_the_order_the_agent_attached_them(services) -> None:  # noqa: ANN001
+    # Seen in a parallel e2e run: two uploads finished in the other order and the reply listed
+    # its files by upload id, not as the agent had put them.
+    anna = add_agent(services, "anna")
+    interaction_id = active_with(services, anna)
+    first = services.compose.upload(anna.id, interaction_id, "a.txt", "text/plain", b"a")
+    second = services.compose.upload(anna.id, interaction_id, "b.txt", "text/plain", b"b")
+    message = services.interactions.reply(anna.id, interaction_id, "", uploads=[second.id, first.id])
+    shown = message_dict(Message.get_by_id(message.id))
+    assert [a["filename"] for a in shown["attachments"]] == ["b.txt", "a.txt"]
+
+
 def test_files_alone_may_be_sent_and_a_removed_file_cannot(services) -> None:  # noqa: ANN001
     anna = add_agent(services, "anna")
     interaction_id = active_with(services, anna)

@@ -124,7 +124,9 @@
 
   CY.composeExtras = function (form) {
     const files = filesOf(form);
-    const extras = { attachments: Array.from(files.uploads.keys()) };
+    // In the order the agent sees them (picked), not the order the uploads finished in.
+    const shown = Array.from(form.querySelectorAll(".pending-files li[data-upload]"), (li) => Number(li.dataset.upload));
+    const extras = { attachments: shown.filter((id) => files.uploads.has(id)) };
     if (files.email) extras.subject = $(".compose-subject", form).value;
     return extras;
   };

@@ -120,19 +120,18 @@ def attach_uploads(message: Message, agent_id: int, ids: Sequence[int], now: dt.
     if not ids:
         return
     uploads = list(
-        ComposerUpload.select()
-        .where(
+        ComposerUpload.select().where(
             ComposerUpload.id.in_(list(ids)),
             ComposerUpload.agent == agent_id,
             ComposerUpload.interaction == message.interaction_id,
         )
-        .order_by(ComposerUpload.id)
     )
     if len(uploads) != len(ids):
         raise Conflict(
             "an attached file is no longer there (removed in another tab?); attach it again",
             error_id="upload-gone",
         )
+    uploads.sort(key=lambda u: list(ids).index(u.id))  # the agent's order, as the customer gets them
     for upload in uploads:
         Attachment.create(
             message=message,
