@@ -390,13 +390,32 @@ class VoiceController:
         if callback:
             self._call_back(link, caller_uuid, agent_id, agent_uuid)
             return
-        bridged = link.api(f"uuid_bridge {caller_uuid} {agent_uuid}")
+        bridged = self._bridge(link, caller_uuid, agent_uuid)
         if not bridged.startswith("+OK"):
             log.info("voice: caller %s gone as agent %s answered", caller_uuid, agent.login)
             ignore_unreachable(link.api, f"uuid_kill {agent_uuid}")
             self.agent_legs.pop(agent_uuid, None)
             with self.db():
                 calls.ended(caller_uuid, "caller hung up as the agent answered")
+
+    def _bridge(self, link: NodeLink, caller_uuid: str, agent_uuid: str) -> str:
+        """Join the caller and the agent. When the event socket breaks as the command goes out,
+        both legs wait parked and nobody knows whether FreeSWITCH ran it: bridge them again once
+        the connection is back (bridging two legs already joined is harmless), rather than
+        leave them parked while the call record says they talk."""
+        deadline = time.monotonic() + self.config.command_timeout
+        command = f"uuid_bridge {caller_uuid} {agent_uuid}"
+        while True:
+            try:
+                return link.api(command)
+            except FreeSwitchUnreachable:
+                if time.monotonic() >= deadline:
+                    raise
+                log.info(
+                    "voice: connection lost as %s and %s were bridged; trying again", caller_uuid, agent_uuid
+                )
+                gevent.sleep(0.2)
+                link.ready.wait(timeout=max(0.0, deadline - time.monotonic()))
 
     def _call_back(self, link: NodeLink, old_uuid: str, agent_id: int, agent_uuid: str) -> None:
         with self.db():

@@ -56,6 +56,17 @@ def test_freeswitch_socket_drops_mid_call_and_the_controller_reconnects(voice_pa
     assert voice.wait_record(again.uuid, lambda r: r.state == "ended").outcome == "answered"
 
 
+def test_a_socket_that_breaks_as_the_bridge_goes_out_still_joins_the_call(voice_pair) -> None:  # noqa: ANN001
+    # Seen in CI under load: the connection dropped just as uuid_bridge was sent; both legs
+    # stayed parked for ever while the call record said "talking".
+    voice, anna = voice_pair
+    voice.sim.switch.cut_before.add("uuid_bridge")
+    channel = voice.sim.call(Caller(digits=["1"], talk_seconds=0.3))  # hangs up 0.3 s after the bridge
+    record = voice.wait_record(channel.uuid, lambda r: r.state == "ended", timeout=20)
+    assert record.outcome == "answered" and record.talk_ms >= 300
+    assert "uuid_bridge" not in voice.sim.switch.cut_before  # the cut did happen
+
+
 def test_a_call_that_ended_while_freeswitch_was_unreachable_is_closed_on_reconnect(voice_pair) -> None:  # noqa: ANN001
     voice, anna = voice_pair
     channel = voice.sim.call(Caller(digits=["1"]))

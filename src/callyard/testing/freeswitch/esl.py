@@ -272,6 +272,13 @@ class EslConnection:
         self.send(connect_reply(data))
 
     def _cmd_api(self, args: str, _h: dict[str, str]) -> None:
+        name = args.strip().partition(" ")[0]
+        with self.sw.lock:
+            cut = name in self.sw.cut_before
+            self.sw.cut_before.discard(name)
+        if cut:
+            self.finish()
+            return
         with self._hold_lock:
             self._held = []
         try:

@@ -60,6 +60,9 @@ class Switch:
         # Hooks for the scripted people and for measurements: (channel, app, data).
         self.on_app_start: list[Callable[[Channel, str, str], None]] = []
         self.on_api: list[Callable[[str, str], None]] = []
+        # api commands (by name) before which the event socket breaks, once each: a connection
+        # lost just as a command went out, the command never run.
+        self.cut_before: set[str] = set()
         self.events_fired = 0
         self.events_delivered = 0
 
