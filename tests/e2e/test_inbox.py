@@ -285,6 +285,9 @@ def test_my_work_across_channels_newest_first_with_unread_and_sla(team, kernel, 
     take_offer(anna, "chat question")
     anna.locator("#conversation .composer textarea").fill("Looking into it")
     anna.locator("#conversation .composer button[type=submit]").click()
+    # The reply is stored before the email arrives, so the email is the newer activity (under
+    # load the email could otherwise overtake the reply in flight).
+    expect(anna.locator("#conversation ol.messages li.msg-out")).to_contain_text("Looking into it")
     email_in(kernel, "kim@example.com", "email question", subject="Order 42")
     take_offer(anna, "email question")
     work = anna.locator("#work li.work")
