@@ -4,9 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= var/callyard.toml
 PYTEST_ARGS ?=
-# Tests run on two workers (pytest-xdist): each test has its own database schema or file and
+# Tests run on three workers (pytest-xdist; they mostly wait on servers and browsers): each test has its own database schema or file and
 # its own ports, so they do not meet; `make test PYTEST_WORKERS=0` runs them one by one.
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
 
 .PHONY: install install-test run test test-unit test-integration test-e2e bench lint format clean
 
