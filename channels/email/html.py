@@ -8,19 +8,11 @@ from html.parser import HTMLParser
 
 import nh3
 
-# Formatting that mail uses, no scripts, forms, frames or styles that could restyle the inbox.
-_TAGS = set(nh3.ALLOWED_TAGS) | {"font"}
-_ATTRIBUTES = {
-    "*": {"title", "dir", "lang", "align"},
-    "a": {"href", "name"},
-    "img": {"src", "alt", "width", "height"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan"},
-    "font": {"color"},
-}
-# Images only from the message itself (cid:) or inline data: the inbox never fetches a
-# sender's remote image (a tracking pixel).
-_URL_SCHEMES = {"http", "https", "mailto", "cid"}
+from callyard.services.mail_html import MAIL_ATTRIBUTES, MAIL_TAGS, MAIL_URL_SCHEMES
+
+# The formatting kept is the inbox's (callyard.services.mail_html), so both sanitise alike.
+# Images only from the message itself (cid:): the inbox never fetches a sender's remote image
+# (a tracking pixel).
 
 
 def _image_filter(element: str, attribute: str, value: str) -> str | None:
@@ -33,9 +25,9 @@ def sanitise(html: str) -> str:
     """HTML that is safe to insert into the inbox page as it is."""
     return nh3.clean(
         html,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
+        tags=MAIL_TAGS,
+        attributes=MAIL_ATTRIBUTES,
+        url_schemes=MAIL_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         attribute_filter=_image_filter,
         strip_comments=True,

@@ -17,9 +17,10 @@ from urllib.parse import unquote
 
 import nh3
 
-# The same formatting the email channel keeps (channels/email/html.py).
-_TAGS = set(nh3.ALLOWED_TAGS) | {"font"}
-_ATTRIBUTES = {
+# Formatting that mail uses, no scripts, forms, frames or styles that could restyle the inbox.
+# The email channel sanitises incoming mail with these same lists (channels/email/html.py).
+MAIL_TAGS = set(nh3.ALLOWED_TAGS) | {"font"}
+MAIL_ATTRIBUTES = {
     "*": {"title", "dir", "lang", "align"},
     "a": {"href", "name"},
     "img": {"src", "alt", "width", "height"},
@@ -27,7 +28,7 @@ _ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
     "font": {"color"},
 }
-_URL_SCHEMES = {"http", "https", "mailto", "cid"}
+MAIL_URL_SCHEMES = {"http", "https", "mailto", "cid"}
 INLINE_URL = re.compile(r"/attachments/(\d+)/inline")
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
@@ -66,9 +67,9 @@ def with_inline_images(html: str, files: Iterable[InlineFile]) -> tuple[str, int
 
     cleaned = nh3.clean(
         html,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
+        tags=MAIL_TAGS,
+        attributes=MAIL_ATTRIBUTES,
+        url_schemes=MAIL_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         attribute_filter=only_our_images,
         strip_comments=True,
