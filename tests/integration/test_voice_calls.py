@@ -34,7 +34,9 @@ def test_menu_choice_queue_agent_answers_talk_and_hang_up(voice) -> None:  # noq
     assert interaction.state == "wrap_up" and interaction.agent_id == anna.id
     # The agent's phone was rung with the caller's number, then bridged to the caller.
     assert len(voice.sim.phone("anna").calls) == 1
-    assert record.recording and Path(record.recording).is_file()
+    assert record.recording
+    # The switch writes the file as the recording stops, a moment after the hang-up.
+    wait_for(lambda: Path(record.recording).is_file(), what="the recording written")
     assert (
         Path(record.recording).parent == voice.server.workdir / "var" / "recordings"
         or "recordings" in record.recording

@@ -10,7 +10,7 @@ import pytest
 from callyard.testing.freeswitch import Caller
 
 from harness import AgentClient
-from voice_harness import voice_server
+from voice_harness import voice_server, wait_for
 
 # Menu "rec": 1 = queue vip (its own record setting), 2 = queue support (the global switch).
 RECORDING_MENU = """
@@ -45,7 +45,8 @@ def test_a_queues_record_setting_overrides_the_global_switch(tmp_path, db_url, e
         wants = {"vip": vip == "true", "support": everything == "true"}
         for queue, record in records.items():
             if wants[queue]:
-                assert record.recording and Path(record.recording).is_file(), queue
+                assert record.recording, queue
+                wait_for(lambda r=record: Path(r.recording).is_file(), what=f"the {queue} recording written")
                 assert f"{record.uuid} start {record.recording}" in recorded
                 audio = anna.http.get(
                     f"{voice.server.url}/calls/{record.interaction_id}/recording", timeout=10

@@ -71,7 +71,8 @@ def test_queue_action_voicemail_records_a_message_that_an_agent_gets(tmp_path, d
         record = voice.wait_record(channel.uuid, lambda r: r.outcome == "voicemail")
         wait_for(lambda: not channel.alive, what="the caller hung up after the message")
         assert record.state == "ended" and "voicemail" in record.recording
-        assert Path(record.recording).is_file()
+        # The switch writes the file as the recording stops, a moment after the hang-up.
+        wait_for(lambda: Path(record.recording).is_file(), what="the voicemail file written")
         # Back in line for an agent, once: routing does not time the voicemail out again.
         wait_for(lambda: voice.interaction(record.interaction_id).state == "queued", what="back in line")
         assert timed_out_states(voice, record.interaction_id) == ["voicemail"]

@@ -300,6 +300,9 @@ APPS = {
 
 
 def start_recording(sw: Switch, ch: Channel, path: str) -> None:
+    # FreeSWITCH creates the file when recording starts and writes it as the call goes on, so
+    # it exists (a WAV header, then audio) for as long as the call lasts, not only after it.
+    write_wav(Path(path), seconds=0)
     ch.recordings.append(path)
     sw.fire("RECORD_START", ch, after=[("Record-File-Path", path)])
 
