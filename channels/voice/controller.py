@@ -385,8 +385,6 @@ class VoiceController:
                     ignore_unreachable(link.api, f"uuid_kill {agent_uuid} ORIGINATOR_CANCEL")
                     calls.not_reached(caller_uuid, callback=callback)
                     return
-            if not callback:
-                calls.connected(caller_uuid, agent_id, agent_uuid)
         if callback:
             self._call_back(link, caller_uuid, agent_id, agent_uuid)
             return
@@ -397,6 +395,11 @@ class VoiceController:
             self.agent_legs.pop(agent_uuid, None)
             with self.db():
                 calls.ended(caller_uuid, "caller hung up as the agent answered")
+            return
+        # "talking" only once they are joined: a restart in between finds the call "ringing"
+        # and hands it back to the queue, instead of two parked legs said to be talking.
+        with self.db():
+            calls.connected(caller_uuid, agent_id, agent_uuid)
 
     def _bridge(self, link: NodeLink, caller_uuid: str, agent_uuid: str) -> str:
         """Join the caller and the agent. When the event socket breaks as the command goes out,
@@ -551,6 +554,8 @@ class VoiceController:
                     else:
                         ignore_unreachable(link.api, f"uuid_kill {record.uuid} NORMAL_CLEARING")
                         calls.ended(record.uuid, "agent left while Callyard was away")
+                elif record.state == "ringing" and record.agent_uuid in self.agent_legs:
+                    pass  # this process is dialling it still (the connection came back mid-way)
                 elif record.state == "ringing":
                     # The phone rang for a dial attempt that died with the old process.
                     if record.agent_uuid in live:

@@ -306,7 +306,15 @@ class CallService:
                 "answered_at": now,
                 "wait_ms": _ms(now, record.queued_at or record.entered_at),
             }
-            CallRecord.update(**fields).where(CallRecord.id == record.id).execute()
+            # Only a call still ringing: a caller who hung up the moment they were joined has
+            # been ended already, and must not come back as "talking".
+            changed = (
+                CallRecord.update(**fields)
+                .where(CallRecord.id == record.id, CallRecord.state == "ringing")
+                .execute()
+            )
+        if not changed:
+            return record
         # As stored, without reading it back (this is on every answered call's path).
         for name, value in fields.items():
             setattr(record, name, value)
