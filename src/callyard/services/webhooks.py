@@ -170,10 +170,6 @@ class WebhookService:
 
     # -- events in -------------------------------------------------------------------------
 
-    def on_event(self, event: Event) -> None:
-        """Bus listener: queue a delivery of this event for every subscription that wants it."""
-        self.on_events([event])
-
     def on_events(self, events: list[Event]) -> None:
         """Bus listener for one change's events together: the subscriptions are read once for
         all of them (an email that opens a conversation publishes three), and their deliveries
