@@ -15,13 +15,11 @@ from .events import Event
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
-BatchHandler = Callable[[list[Event]], None]
 
 
 class Bus:
     def __init__(self) -> None:
         self._handlers: dict[type[Event] | None, list[Handler]] = defaultdict(list)
-        self._batch_handlers: list[BatchHandler] = []
 
     def subscribe(self, handler: Handler, *event_types: type[Event], first: bool = False) -> None:
         """Call ``handler`` for the given event types, or for every event when none are given.
@@ -35,12 +33,6 @@ class Bus:
             else:
                 self._handlers[event_type].append(handler)
 
-    def subscribe_batch(self, handler: BatchHandler) -> None:
-        """Call ``handler`` once per ``publish`` with all its events (after the per-event
-        handlers): for a listener that reads the same thing for each event of a change (the
-        webhook subscriptions) and can read it once."""
-        self._batch_handlers.append(handler)
-
     def publish(self, events: Iterable[Event]) -> None:
         events = list(events)
         for event in events:
@@ -49,9 +41,3 @@ class Bus:
                     handler(event)
                 except Exception:
                     log.exception("event handler %r failed on %s", handler, event.name)
-        if events:
-            for batch in self._batch_handlers:
-                try:
-                    batch(events)
-                except Exception:
-                    log.exception("event handler %r failed on %s", batch, ", ".join(e.name for e in events))

@@ -249,3 +249,28 @@ class CallStateChanged(Event):
 
 
 ALL += (CallStateChanged,)
+
+
+@dataclass(frozen=True)
+class CallAnswered(Event):
+    """An agent took a call: caller and agent are joined (webhooks' ``call.answered``)."""
+
+    name: ClassVar[str] = "call.answered"
+    interaction_id: int
+    agent_id: int
+    uuid: str
+
+
+@dataclass(frozen=True)
+class CallEnded(Event):
+    """The caller's leg is gone (webhooks' ``call.ended``); ``outcome`` is the call record's:
+    answered, abandoned, callback, voicemail."""
+
+    name: ClassVar[str] = "call.ended"
+    interaction_id: int
+    agent_id: int | None
+    uuid: str
+    outcome: str
+
+
+ALL += (CallAnswered, CallEnded)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -47,6 +48,8 @@ class Store:
         self.url = url
         self.db = open_database(url)
         models.database.initialize(self.db)
+        # Per greenlet (gevent patches threading.local), like peewee's own connection state.
+        self._local = threading.local()
 
     @property
     def dialect(self) -> str:
@@ -86,16 +89,55 @@ class Store:
             if not self.db.is_closed():
                 self.db.close()
 
-    def atomic(self):  # noqa: ANN201 - peewee's transaction context
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
         """A transaction (a savepoint when nested).
 
         On SQLite it takes the write lock at BEGIN (IMMEDIATE): a transaction that reads and
         then writes would otherwise fail with "database is locked" when another writer got
         there in between, instead of waiting its turn.
+
+        What ``after_commit`` registered inside runs once the outermost transaction has
+        committed, and is dropped when it rolls back.
         """
-        if self.dialect == "sqlite" and not self.db.in_transaction():
-            return self.db.atomic(lock_type="IMMEDIATE")
-        return self.db.atomic()
+        if self.db.in_transaction():
+            pending = getattr(self._local, "after_commit", None)
+            kept = len(pending) if pending is not None else 0
+            try:
+                with self.db.atomic():
+                    yield
+            except BaseException:
+                if pending is not None:  # what the rolled-back savepoint registered goes with it
+                    del pending[kept:]
+                raise
+            return
+        begin = self.db.atomic(lock_type="IMMEDIATE") if self.dialect == "sqlite" else self.db.atomic()
+        self._local.after_commit = pending = []
+        try:
+            with begin:
+                yield
+        finally:
+            self._local.after_commit = None
+        for callback in pending:
+            callback()
+
+    def in_transaction(self) -> bool:
+        return self.db.in_transaction()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the transaction in progress has committed (at once outside one).
+
+        For what must not happen unless the change is kept, and not before others can read it:
+        the bus's listeners push to browsers and dial agents.
+        """
+        if not self.db.in_transaction():
+            callback()
+            return
+        pending = getattr(self._local, "after_commit", None)
+        if pending is None:
+            # A transaction opened around Store.atomic (db.atomic() directly): its commit cannot be seen.
+            raise RuntimeError("after_commit inside a transaction not opened with Store.atomic()")
+        pending.append(callback)
 
     def lock(self, key: str) -> None:
         """Serialise transactions about the same thing (e.g. one conversation) until commit.

@@ -76,21 +76,3 @@ def test_a_handler_subscribed_first_runs_before_those_already_there():
     bus.subscribe(lambda e: seen.append("other type"), InteractionCreated, first=True)
     bus.publish([InteractionQueued(1, "support")])
     assert seen == ["dial", "push", "later"]
-
-
-def test_a_batch_handler_gets_each_publish_once_after_the_per_event_handlers(caplog):
-    bus = Bus()
-    seen = []
-
-    def broken(events):  # noqa: ANN001, ANN202
-        raise RuntimeError("listener bug")
-
-    bus.subscribe(lambda e: seen.append(("any", e)))
-    bus.subscribe_batch(broken)
-    bus.subscribe_batch(lambda events: seen.append(("batch", tuple(events))))
-    created, queued = InteractionCreated(1, "chat"), InteractionQueued(1, "support")
-    with caplog.at_level(logging.ERROR, logger="callyard.bus"):
-        bus.publish(iter([created, queued]))  # any iterable, read once
-        bus.publish([])  # nothing happened: no call
-    assert seen == [("any", created), ("any", queued), ("batch", (created, queued))]
-    assert len([r for r in caplog.records if r.name == "callyard.bus"]) == 1

@@ -64,7 +64,7 @@ def build(
 ) -> Services:
     store = store or Store(config.database_url())
     bus = bus or Bus()
-    notifier = Notifier(bus)
+    notifier = Notifier(bus, store)
     contacts = ContactService(clock)
     outbox = OutboxService(
         store,
@@ -119,8 +119,9 @@ def build(
 
 
 def _add_integrations(services: Services, notifier: Notifier) -> None:
-    """Tokens, webhooks, the CRM hook and supervision. Webhooks and the CRM hook listen in every
-    process that changes state (the core, the CLI), so no event is missed; the core delivers."""
+    """Tokens, webhooks, the CRM hook and supervision. Webhooks and the CRM hook write their
+    deliveries in the transaction of every change that publishes events, in every process that
+    changes state (the core, the CLI), so no event is missed; the core delivers."""
     config, store, clock = services.config, services.store, services.clock
     services.tokens = TokenService(store, clock)
     services.webhooks = WebhookService(
@@ -133,8 +134,8 @@ def _add_integrations(services: Services, notifier: Notifier) -> None:
     )
     services.crm = CrmService(store, notifier, clock, services.outbox, config.crm)
     services.supervision = SupervisionService(store, notifier, clock, services.interactions, services.agents)
-    services.bus.subscribe_batch(services.webhooks.on_events)
-    services.bus.subscribe(services.crm.on_event)
+    notifier.add_writer(services.webhooks.write_deliveries)
+    notifier.add_writer(services.crm.write_lookups)
 
 
 def _add_compose(services: Services) -> None:

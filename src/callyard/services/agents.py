@@ -141,7 +141,7 @@ class AgentService:
                 for offer in pending_offers_of(agent_id):
                     events += end_offer(offer, now, "withdrawn", f"agent went {presence}")
             events.append(AgentPresenceChanged(agent_id, presence, reason))
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return self.get(agent_id)
 
     def set_enabled(self, agent_id: int, enabled: bool) -> Agent:

@@ -13,6 +13,8 @@ import logging
 from ..clock import Clock
 from ..errors import Conflict, NotFound
 from ..events import (
+    CallAnswered,
+    CallEnded,
     CallStateChanged,
     InteractionCreated,
     InteractionQueued,
@@ -112,12 +114,12 @@ class CallService:
                 entered_at=now,
                 node=node,
             )
-        self._notifier.publish(
-            [
-                InteractionCreated(interaction.id, CHANNEL),
-                MessageCreated(message.id, interaction.id, CHANNEL, "in", None),
-            ]
-        )
+            self._notifier.publish(
+                [
+                    InteractionCreated(interaction.id, CHANNEL),
+                    MessageCreated(message.id, interaction.id, CHANNEL, "in", None),
+                ]
+            )
         return record
 
     def enqueue(self, uuid: str, queue: str, skills: dict[str, int] | None = None) -> CallRecord:
@@ -136,7 +138,7 @@ class CallService:
             ).execute()
             self._interactions._move(interaction, "queued", now, queued_at=now)  # noqa: SLF001 - one state machine
             CallRecord.update(state="queued", queued_at=now).where(CallRecord.id == record.id).execute()
-        self._notifier.publish([InteractionQueued(interaction.id, queue)])
+            self._notifier.publish([InteractionQueued(interaction.id, queue)])
         # As stored in the transaction above, without reading it back (this is on every call's path).
         record.state, record.queued_at = "queued", now
         return record
@@ -175,12 +177,12 @@ class CallService:
                 talk_ms=CallRecord.talk_ms + _ms(now, record.answered_at),
                 answered_at=None,
             ).where(CallRecord.id == record.id).execute()
-        self._notifier.publish(
-            [
-                InteractionTransferred(interaction.id, agent_id, None, queue),
-                InteractionQueued(interaction.id, queue),
-            ]
-        )
+            self._notifier.publish(
+                [
+                    InteractionTransferred(interaction.id, agent_id, None, queue),
+                    InteractionQueued(interaction.id, queue),
+                ]
+            )
         self._announce(uuid)
         return self.get(uuid)
 
@@ -229,9 +231,13 @@ class CallService:
                 reason="caller left a voicemail",
             ).where(CallRecord.id == record.id).execute()
             requeued = self._back_in_line(record.interaction_id, now)
-        self._notifier.publish(
-            [MessageCreated(message.id, record.interaction_id, CHANNEL, "in", None), *requeued]
-        )
+            self._notifier.publish(
+                [
+                    MessageCreated(message.id, record.interaction_id, CHANNEL, "in", None),
+                    CallEnded(record.interaction_id, None, uuid, "voicemail"),
+                    *requeued,
+                ]
+            )
         self._announce(uuid)
         return self.get(uuid)
 
@@ -247,7 +253,7 @@ class CallService:
                 state="callback", outcome="callback", reason="caller asked to be called back"
             ).where(CallRecord.id == record.id).execute()
             requeued = self._back_in_line(record.interaction_id, self._clock())
-        self._notifier.publish(requeued)
+            self._notifier.publish(requeued)
         self._announce(uuid)
         return self.get(uuid)
 
@@ -256,7 +262,7 @@ class CallService:
         callback: it goes back in line for an agent. False when there was nothing to do."""
         with self._store.atomic():
             events = self._back_in_line(interaction_id, self._clock())
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return bool(events)
 
     def _back_in_line(self, interaction_id: int, now: dt.datetime) -> list[InteractionQueued]:
@@ -270,27 +276,30 @@ class CallService:
         return [InteractionQueued(interaction.id, interaction.queue.name if interaction.queue_id else "")]
 
     def callback_failed(self, uuid: str, agent_id: int, why: str) -> None:
-        CallRecord.update(
-            state="callback", agent=None, agent_uuid=None, reason=f"callback not answered: {why}"[:255]
-        ).where(CallRecord.uuid == uuid).execute()
+        with self._store.atomic():
+            CallRecord.update(
+                state="callback", agent=None, agent_uuid=None, reason=f"callback not answered: {why}"[:255]
+            ).where(CallRecord.uuid == uuid).execute()
+            interaction = Interaction.get_by_id(self.get(uuid).interaction_id)
+            if interaction.state == ACTIVE and interaction.agent_id == agent_id:
+                self._interactions._move(interaction, "queued", self._clock(), agent=None)  # noqa: SLF001
+                self._notifier.publish([InteractionQueued(interaction.id, interaction.queue.name)])
         self._announce(uuid, agent_id)
-        interaction = Interaction.get_by_id(self.get(uuid).interaction_id)
-        if interaction.state == ACTIVE and interaction.agent_id == agent_id:
-            self._interactions._move(interaction, "queued", self._clock(), agent=None)  # noqa: SLF001
-            self._notifier.publish([InteractionQueued(interaction.id, interaction.queue.name)])
 
     def called_back(self, old_uuid: str, new_uuid: str, agent_id: int, agent_uuid: str) -> CallRecord:
         """The agent and then the customer answered: the call record follows the new leg."""
         now = self._clock()
-        record = self.get(old_uuid)
-        CallRecord.update(
-            uuid=new_uuid,
-            state="talking",
-            agent=agent_id,
-            agent_uuid=agent_uuid,
-            answered_at=now,
-            wait_ms=_ms(now, record.queued_at or record.entered_at),
-        ).where(CallRecord.id == record.id).execute()
+        with self._store.atomic():
+            record = self.get(old_uuid)
+            CallRecord.update(
+                uuid=new_uuid,
+                state="talking",
+                agent=agent_id,
+                agent_uuid=agent_uuid,
+                answered_at=now,
+                wait_ms=_ms(now, record.queued_at or record.entered_at),
+            ).where(CallRecord.id == record.id).execute()
+            self._notifier.publish([CallAnswered(record.interaction_id, agent_id, new_uuid)])
         self._announce(new_uuid)
         return self.get(new_uuid)
 
@@ -313,6 +322,8 @@ class CallService:
                 .where(CallRecord.id == record.id, CallRecord.state == "ringing")
                 .execute()
             )
+            if changed:
+                self._notifier.publish([CallAnswered(record.interaction_id, agent_id, uuid)])
         if not changed:
             return record
         # As stored, without reading it back (this is on every answered call's path).
@@ -351,23 +362,30 @@ class CallService:
             return record
         if record.state == "callback":
             return record  # the caller hung up to be called back; the interaction waits in line
-        interaction = Interaction.get_by_id(record.interaction_id)
-        hold = _ms(now, record.held_since) if record.held_since else 0
-        fields: dict[str, object]
-        if record.state == "talking" and interaction.state == ACTIVE and interaction.agent_id:
-            self._interactions.close(interaction.agent_id, interaction.id)
-            fields = {
-                "outcome": "callback" if record.outcome == "callback" else "answered",
-                "talk_ms": max(_ms(now, record.answered_at) - record.hold_ms - hold, 0),
-                "hold_ms": record.hold_ms + hold,
-            }
-        else:
-            self._interactions.customer_left(CHANNEL, uuid)
-            fields = {"outcome": "abandoned", "wait_ms": _ms(now, record.queued_at or record.entered_at)}
-        # Whatever state a dial attempt moved it to meanwhile, the call is over now.
-        CallRecord.update(state="ended", ended_at=now, held_since=None, reason=reason[:255], **fields).where(
-            CallRecord.id == record.id, CallRecord.state != "ended"
-        ).execute()
+        with self._store.atomic():  # the call's end and its interaction's, kept or lost together
+            interaction = Interaction.get_by_id(record.interaction_id)
+            hold = _ms(now, record.held_since) if record.held_since else 0
+            fields: dict[str, object]
+            if record.state == "talking" and interaction.state == ACTIVE and interaction.agent_id:
+                self._interactions.close(interaction.agent_id, interaction.id)
+                fields = {
+                    "outcome": "callback" if record.outcome == "callback" else "answered",
+                    "talk_ms": max(_ms(now, record.answered_at) - record.hold_ms - hold, 0),
+                    "hold_ms": record.hold_ms + hold,
+                }
+            else:
+                self._interactions.customer_left(CHANNEL, uuid)
+                fields = {"outcome": "abandoned", "wait_ms": _ms(now, record.queued_at or record.entered_at)}
+            # Whatever state a dial attempt moved it to meanwhile, the call is over now.
+            ended = (
+                CallRecord.update(state="ended", ended_at=now, held_since=None, reason=reason[:255], **fields)
+                .where(CallRecord.id == record.id, CallRecord.state != "ended")
+                .execute()
+            )
+            if ended:
+                self._notifier.publish(
+                    [CallEnded(record.interaction_id, record.agent_id, uuid, str(fields["outcome"]))]
+                )
         self._announce(uuid)
         return self.get(uuid)
 

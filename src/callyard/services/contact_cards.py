@@ -99,7 +99,7 @@ class ContactCards:
             if not keep.name and gone.name:
                 Contact.update(name=gone.name).where(Contact.id == keep.id).execute()
             Contact.delete().where(Contact.id == gone.id).execute()
-        self._notifier.publish([ContactsMerged(keep.id, gone.id)])
+            self._notifier.publish([ContactsMerged(keep.id, gone.id)])
         return self.card(agent, keep.id)
 
     def _visible(self, agent: Agent, contact_id: int) -> Contact:

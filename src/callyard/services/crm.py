@@ -48,21 +48,23 @@ class CrmService:
     def enabled(self) -> bool:
         return bool(self._config.url)
 
-    def on_event(self, event: Event) -> None:
-        """Bus listener: a new interaction asks the CRM about its contact."""
-        if not self.enabled or not isinstance(event, InteractionCreated):
+    def write_lookups(self, events: list[Event]) -> None:
+        """Notifier writer: a new interaction asks the CRM about its contact, queued in the
+        transaction that created it."""
+        if not self.enabled:
             return
-        with self._store.connection():
+        for event in events:
+            if not isinstance(event, InteractionCreated):
+                continue
             interaction = Interaction.get_or_none(Interaction.id == event.interaction_id)
             if interaction is None:
-                return
-            with self._store.atomic():
-                item = self._outbox.enqueue(
-                    CHANNEL,
-                    None,
-                    {"contact_id": interaction.contact_id, "interaction_id": interaction.id},
-                )
-        self._notifier.publish([OutboxItemAdded(item.id, CHANNEL)])
+                continue
+            item = self._outbox.enqueue(
+                CHANNEL,
+                None,
+                {"contact_id": interaction.contact_id, "interaction_id": interaction.id},
+            )
+            self._notifier.publish([OutboxItemAdded(item.id, CHANNEL)])
 
     def key(self, item: OutboxItem) -> str:
         return CHANNEL
@@ -105,7 +107,7 @@ class CrmService:
             )
             if not updated:
                 ContactCrm.create(contact=contact.id, data=data, fetched_at=now)
-        self._notifier.publish([ContactEnriched(contact.id)])
+            self._notifier.publish([ContactEnriched(contact.id)])
 
     def card(self, contact_id: int) -> dict[str, Any] | None:
         """What the contact card shows from the CRM, or None when it was never looked up."""
@@ -117,7 +119,7 @@ class CrmService:
             raise NotFound("no CRM lookup is configured (crm.url)", error_id="crm-not-configured")
         with self._store.atomic():
             item = self._outbox.enqueue(CHANNEL, None, {"contact_id": contact_id, "interaction_id": None})
-        self._notifier.publish([OutboxItemAdded(item.id, CHANNEL)])
+            self._notifier.publish([OutboxItemAdded(item.id, CHANNEL)])
         return item
 
 

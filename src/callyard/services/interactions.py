@@ -301,7 +301,7 @@ class InteractionService:
             events.append(MessageCreated(message.id, interaction.id, channel, "in", None))
             if new_interaction and extra.routable and extra.acknowledge:
                 events += self._acknowledge(interaction, extra.acknowledge, now)
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return Ingested(interaction.id, message.id, duplicate=False, new_interaction=new_interaction)
 
     @staticmethod
@@ -410,7 +410,7 @@ class InteractionService:
             self._move(interaction, ABANDONED, now, ended_at=now, agent=None)
             queue_name = interaction.queue.name if interaction.queue_id else ""
             events.append(InteractionAbandoned(interaction.id, queue_name))
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return interaction.id
 
     # -- agents ----------------------------------------------------------------------------
@@ -469,7 +469,7 @@ class InteractionService:
                         OfferWithdrawn(interaction_id, other.agent_id, other.id, "another agent accepted it")
                     )
                 events.append(InteractionAssigned(interaction_id, agent_id))
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         if not any(isinstance(e, InteractionAssigned) for e in events):
             raise Conflict("the offer timed out before it was accepted", error_id="offer-expired")
         return self._get(interaction_id)
@@ -485,7 +485,7 @@ class InteractionService:
             if offer is None:
                 raise Conflict("this offer is no longer available", error_id="offer-gone")
             events = end_offer(offer, now, "rejected", "agent rejected")
-        self._notifier.publish(events)
+            self._notifier.publish(events)
 
     def reply(
         self,
@@ -526,12 +526,12 @@ class InteractionService:
                 Interaction.id == interaction_id
             ).execute()
             item = self._outbox.enqueue(interaction.channel, message.id, {})
-        self._notifier.publish(
-            [
-                MessageCreated(message.id, interaction_id, interaction.channel, "out", agent_id),
-                OutboxItemAdded(item.id, interaction.channel),
-            ]
-        )
+            self._notifier.publish(
+                [
+                    MessageCreated(message.id, interaction_id, interaction.channel, "out", agent_id),
+                    OutboxItemAdded(item.id, interaction.channel),
+                ]
+            )
         return message
 
     def close(self, agent_id: int, interaction_id: int) -> Interaction:
@@ -540,7 +540,7 @@ class InteractionService:
         with self._store.atomic():
             interaction = self._owned(agent_id, interaction_id)
             self._move(interaction, WRAP_UP, now, ended_at=now)
-        self._notifier.publish([InteractionWrappedUp(interaction_id, agent_id)])
+            self._notifier.publish([InteractionWrappedUp(interaction_id, agent_id)])
         return self._get(interaction_id)
 
     def finish(self, agent_id: int, interaction_id: int) -> Interaction:
@@ -557,7 +557,7 @@ class InteractionService:
                     state=interaction.state,
                 )
             self._close(interaction, now)
-        self._notifier.publish([InteractionClosed(interaction_id, agent_id)])
+            self._notifier.publish([InteractionClosed(interaction_id, agent_id)])
         return self._get(interaction_id)
 
     def close_expired_wrap_ups(self, now: dt.datetime) -> None:
@@ -574,7 +574,7 @@ class InteractionService:
                 if self._wrap_up_over(interaction, now):
                     self._close(interaction, now)
                     closed.append(InteractionClosed(interaction.id, interaction.agent_id))
-        self._notifier.publish(closed)
+            self._notifier.publish(closed)
 
     @staticmethod
     def _wrap_ups(*where: Any) -> Any:
@@ -621,7 +621,7 @@ class InteractionService:
             else:
                 self._move(interaction, action, now, ended_at=now)
             events.append(InteractionTimedOut(interaction_id, queue_name, action, reason))
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return True
 
     # -- helpers ---------------------------------------------------------------------------

@@ -108,7 +108,7 @@ class OutboxService:
                 ).where(OutboxItem.id == item.id).execute()
             else:
                 events = self._record_failure(item, error, now, permanent=give_up)
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return not error
 
     def _record_failure(
@@ -200,7 +200,7 @@ class OutboxService:
             if item.state != "pending":
                 raise Conflict(f"outbox item {item_id} is {item.state} already", error_id="outbox-item-done")
             events = self._record_failure(item, error or "unknown error", now, permanent=permanent)
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return OutboxItem.get_by_id(item_id)
 
     @staticmethod

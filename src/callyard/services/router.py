@@ -145,7 +145,7 @@ class RouterService:
         with self._store.atomic():
             for offer in expired:
                 events += end_offer(offer, now, "expired", "offer timed out")
-        self._notifier.publish(events)
+            self._notifier.publish(events)
 
     def _mark_not_ready(self) -> None:
         """Agents who let ``max_no_answer`` offers in a row time out go on break "not-ready"
@@ -251,7 +251,7 @@ class RouterService:
         events: list[Event] = []
         for decision in decisions:
             if decision.action == routing.OFFER:
-                events += self._offer(decision, now)
+                self._offer(decision, now)  # publishes its own events
             elif decision.action == routing.OVERFLOW:
                 events += self._overflow(decision, now)
             elif decision.action in (routing.TIMEOUT, routing.AFTER_HOURS):
@@ -319,6 +319,7 @@ class RouterService:
             if decision.rr_position is not None:
                 Queue.update(rr_position=decision.rr_position).where(Queue.id == row.queue_id).execute()
             self._record(decision, now)
+            self._notifier.publish(events)  # in the offer's transaction: webhooks' deliveries with it
         return events
 
     def _overflow(self, decision: routing.Decision, now: dt.datetime) -> list[Event]:

@@ -64,7 +64,7 @@ class SupervisionService:
             if agent_id:
                 Agent.update(idle_since=now).where(Agent.id == agent_id).execute()
             events.append(InteractionClosed(interaction_id, agent_id))
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return self._interactions._get(interaction_id)
 
     def assign(self, interaction_id: int, agent_id: int, by: str) -> Interaction:
@@ -117,7 +117,7 @@ class SupervisionService:
                 created_at=now,
             )
             events.append(InteractionAssigned(interaction_id, agent_id))
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return self._interactions._get(interaction_id)
 
     @staticmethod

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from ..errors import InvalidInput
 from ..events import Event
-from ..models import Agent, Interaction, Message, WebhookSubscription
+from ..models import Agent, CallRecord, Interaction, Message, WebhookSubscription
 from .views import agent_dict, interaction_dict, iso, message_dict
 
 # What may be subscribed to. The call events come from the voice channel when it is installed.
@@ -108,4 +108,28 @@ def snapshot(event: Event) -> dict[str, Any]:
         agent = Agent.get_or_none(Agent.id == agent_id)
         if agent is not None:
             data["agent"] = agent_dict(agent)
+    uuid = data.get("uuid")
+    if isinstance(uuid, str) and event.name.startswith("call."):
+        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        if record is not None:
+            data["call"] = call_dict(record)
     return data
+
+
+def call_dict(record: CallRecord) -> dict[str, Any]:
+    """A call record as webhooks show it: who, when, and how long each part took."""
+    return {
+        "uuid": record.uuid,
+        "caller_number": record.caller_number,
+        "state": record.state,
+        "outcome": record.outcome,
+        "reason": record.reason,
+        "agent_id": record.agent_id,
+        "entered_at": iso(record.entered_at),
+        "queued_at": iso(record.queued_at),
+        "answered_at": iso(record.answered_at),
+        "ended_at": iso(record.ended_at),
+        "wait_ms": record.wait_ms,
+        "talk_ms": record.talk_ms,
+        "hold_ms": record.hold_ms,
+    }

@@ -170,10 +170,10 @@ class WebhookService:
 
     # -- events in -------------------------------------------------------------------------
 
-    def on_events(self, events: list[Event]) -> None:
-        """Bus listener for one change's events together: the subscriptions are read once for
-        all of them (an email that opens a conversation publishes three), and their deliveries
-        queued in one transaction."""
+    def write_deliveries(self, events: list[Event]) -> None:
+        """Notifier writer: the deliveries for one change's events, queued in the transaction
+        that made the change (a crash after its commit cannot lose them). The subscriptions are
+        read once for all of them: an email that opens a conversation publishes three."""
         wanted = [
             e
             for e in events
@@ -183,23 +183,19 @@ class WebhookService:
         ]
         if not wanted:
             return
+        enabled = self._enabled()
         first: OutboxItem | None = None
-        with self._store.connection():
-            enabled = self._enabled()
-            plan = [(e, [s for s in enabled if e.name in s.events]) for e in wanted]
-            plan = [(e, subs) for e, subs in plan if subs]
-            if not plan:
-                return
-            ready = []
-            for event, subs in plan:
-                try:
-                    ready.append((event, subs, snapshot(event)))
-                except Exception:  # one event that cannot be described must not lose the others
-                    log.exception("webhooks: could not describe %s", event.name)
-            with self._store.atomic():
-                for event, subs, data in ready:
-                    items = [self._enqueue(sub, event.name, data) for sub in subs]
-                    first = first or items[0]
+        for event in wanted:
+            subs = [s for s in enabled if event.name in s.events]
+            if not subs:
+                continue
+            try:
+                data = snapshot(event)
+            except Exception:  # one event that cannot be described must not lose the change or the others
+                log.exception("webhooks: could not describe %s", event.name)
+                continue
+            items = [self._enqueue(sub, event.name, data) for sub in subs]
+            first = first or items[0]
         if first is not None:
             self._notifier.publish([OutboxItemAdded(first.id, CHANNEL)])
 
@@ -218,7 +214,7 @@ class WebhookService:
         )
         with self._store.atomic():
             items = [self._enqueue(sub, MessageCreated.name, data, message_id) for sub in subs]
-        self._notifier.publish([OutboxItemAdded(items[0].id, CHANNEL)])
+            self._notifier.publish([OutboxItemAdded(items[0].id, CHANNEL)])
 
     def _subscribers(self, event_name: str) -> list[WebhookSubscription]:
         return [sub for sub in self._enabled() if event_name in sub.events]
@@ -325,6 +321,7 @@ class WebhookService:
             fresh = WebhookSubscription.get_by_id(sub.id)
             if fresh.enabled and fresh.consecutive_failures >= self._disable_after:
                 disabled = self._disable(fresh, delivery, answer.error, now)
+                self._notifier.publish([disabled])
             elif not fresh.enabled:
                 stopped = fresh.disabled_reason or "disabled"
         if stopped:  # switched off while this attempt was under way: no retry either
@@ -339,7 +336,6 @@ class WebhookService:
                 answer.error,
                 sub.id,
             )
-            self._notifier.publish([disabled])
             raise GiveUp(disabled.reason)
         raise DeliveryFailed(answer.error)
 

@@ -137,7 +137,7 @@ class WorkdeskService:
             InteractionLog.create(
                 interaction=interaction.id, agent=agent.id, kind="stage", value=stage, at=now
             )
-        self._notifier.publish([InteractionWorkChanged(interaction_id, interaction.agent_id)])
+            self._notifier.publish([InteractionWorkChanged(interaction_id, interaction.agent_id)])
 
     def add_label(self, agent: Agent, interaction_id: int, label: str) -> str:
         value = clean_label(label)
@@ -154,7 +154,7 @@ class WorkdeskService:
             InteractionLog.create(
                 interaction=interaction.id, agent=agent.id, kind="label_added", value=value, at=now
             )
-        self._notifier.publish([InteractionWorkChanged(interaction_id, interaction.agent_id)])
+            self._notifier.publish([InteractionWorkChanged(interaction_id, interaction.agent_id)])
         return value
 
     def remove_label(self, agent: Agent, interaction_id: int, label: str) -> None:
@@ -172,7 +172,7 @@ class WorkdeskService:
             InteractionLog.create(
                 interaction=interaction.id, agent=agent.id, kind="label_removed", value=value, at=now
             )
-        self._notifier.publish([InteractionWorkChanged(interaction_id, interaction.agent_id)])
+            self._notifier.publish([InteractionWorkChanged(interaction_id, interaction.agent_id)])
 
     # -- wrap-up ---------------------------------------------------------------------------
 
@@ -282,7 +282,7 @@ class WorkdeskService:
                 note=text,
                 at=now,
             )
-        self._notifier.publish(events)
+            self._notifier.publish(events)
         return Interaction.get_by_id(interaction_id)
 
     # -- helpers ---------------------------------------------------------------------------
