@@ -9,15 +9,18 @@ which turns the skip into a failure.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 import uuid
 
 import psycopg2
 import pytest
+from werkzeug.security import generate_password_hash
 
 from callyard import config as config_mod
 from callyard import services as services_mod
+from callyard.services import agents as agents_module
 from callyard.store import Store
 
 PG_URL = os.environ.get("CALLYARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -126,3 +129,16 @@ def no_leaked_threads():  # noqa: ANN201
             if thread.is_alive():
                 leaked.append(thread.name)
     assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture
+def cheap_passwords(monkeypatch):  # noqa: ANN001, ANN201
+    """Real hashes, but with a low work factor: the default costs ~0.1 s per agent.
+
+    check_password_hash reads the method from the stored hash, so authentication is unchanged.
+    """
+    monkeypatch.setattr(
+        agents_module,
+        "generate_password_hash",
+        functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
+    )

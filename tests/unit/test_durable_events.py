@@ -5,23 +5,12 @@ Also the store's after-commit hook these rest on, and the call events webhooks o
 
 from __future__ import annotations
 
-import functools
-
 import pytest
-from werkzeug.security import generate_password_hash
 
 from callyard import events as ev
 from callyard.models import Contact, Interaction, Message, OutboxItem, WebhookDelivery
-from callyard.services import agents as agents_module
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):  # noqa: ANN001, ANN201
-    monkeypatch.setattr(
-        agents_module,
-        "generate_password_hash",
-        functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
-    )
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
 
 
 def chat(services, visitor: str = "v1") -> int:  # noqa: ANN001

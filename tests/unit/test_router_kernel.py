@@ -3,11 +3,9 @@ stored with their reason, on SQLite and PostgreSQL; the index rebuilt from the s
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from callyard import events as ev
 from callyard import services as services_mod
@@ -28,18 +26,11 @@ from callyard.models import (
     Queue,
     RoutingDecision,
 )
-from callyard.services import agents as agents_module
 
 PASSWORD = "correct horse"
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):  # noqa: ANN001, ANN201
-    monkeypatch.setattr(
-        agents_module,
-        "generate_password_hash",
-        functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
-    )
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ Every test uses the ``services`` fixture (a fresh database per test, a FakeClock
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from callyard import config as config_mod
 from callyard import events as ev
@@ -33,7 +31,6 @@ from callyard.models import (
     RoutingDecision,
     StateChange,
 )
-from callyard.services import agents as agents_module
 from callyard.services.interactions import MAX_REPLY_BYTES
 from callyard.services.queues import QueueService
 
@@ -43,17 +40,7 @@ PASSWORD = "correct horse"
 # -- helpers ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):  # noqa: ANN001, ANN201
-    """Real hashes, but with a low work factor: the default costs ~0.1 s per agent.
-
-    check_password_hash reads the method from the stored hash, so authentication is unchanged.
-    """
-    monkeypatch.setattr(
-        agents_module,
-        "generate_password_hash",
-        functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"),
-    )
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
 
 
 @pytest.fixture
