@@ -150,6 +150,12 @@ def test_supervisor_sees_live_calls_and_listens_whispers_barges(voice, pages) ->
     player = boss.locator(f'#tab-contact .history-item[data-id="{interaction_id}"] audio.recording')
     expect(player).to_have_attribute("src", f"/calls/{interaction_id}/recording")
     expect(boss.locator("#tab-contact .card-name")).to_have_text(XSS_NAME)
+    # Opened from the card, the read-only look at the call shows how it went and plays it too.
+    boss.locator(f'#tab-contact .history-item[data-id="{interaction_id}"] .preview').click()
+    summary = boss.locator("#overlay .call-summary")
+    expect(summary.locator(".call-state")).to_have_text("ended")
+    expect(summary.locator(".call-number")).to_contain_text("15550199")
+    expect(summary.locator("audio.call-recording")).to_have_attribute("src", f"/calls/{interaction_id}/recording")
     assert boss.evaluate("window.__pwned") is None
     anna.close()
 

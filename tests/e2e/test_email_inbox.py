@@ -70,4 +70,9 @@ def test_subject_and_attachments_in_the_conversation(server, pages) -> None:  # 
     saved = download.value
     assert saved.suggested_filename == "счёт-03.pdf"
     assert Path(saved.path()).read_bytes() == b"%PDF-1.4 invoice"
+    # Found again through search, the read-only look lists the file too.
+    agent.locator("#open-search").click()
+    agent.locator("#overlay .search-form button[type=submit]").click()
+    agent.locator("#overlay .search-result").first.click()
+    expect(agent.locator("#overlay .peek-messages .msg-files a")).to_have_text("счёт-03.pdf")
     assert agent.evaluate("window.__pwned") is None

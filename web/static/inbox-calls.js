@@ -125,6 +125,21 @@
     } else if (!c.recording_url) box.replaceChildren();
   }
 
+  // A call as a read-only look shows it (history, search): state, number, talk time, and its
+  // recording or voicemail to play.
+  function callSummary(i) {
+    const c = i.channel === "voice" ? i.call : null;
+    if (!c) return null;
+    const audio = player(c.recording_url, "call-recording");
+    return el("div", { class: "call-summary" },
+      el("span", { class: "call-icon", "aria-hidden": "true" }, "📞"), " ",
+      el("span", { class: "call-state" }, stateLabel(c)),
+      c.caller_number ? el("span", { class: "call-number muted" }, " · " + c.caller_number) : null,
+      c.answered_at ? el("span", { class: "call-timer" }, " · " + timerText(c)) : null,
+      audio ? el("div", { class: "call-player" },
+        el("span", { class: "muted" }, c.outcome === "voicemail" ? "Voicemail: " : "Recording: "), audio) : null);
+  }
+
   // -- supervisors: listen, whisper, barge ------------------------------------------------------
 
   function superviseButtons(id) {
@@ -231,7 +246,7 @@
     }
   }
 
-  Object.assign(CY, { renderCall, afterSnapshot });
+  Object.assign(CY, { renderCall, afterSnapshot, callSummary });
 
   document.addEventListener("DOMContentLoaded", () => { setInterval(tickCalls, 1000); });
 })();

@@ -113,9 +113,10 @@
       el("div", { class: "peek-meta" }, CY.chanIcon(i.channel), " ", (i.queue || "") + " · " + i.state.replace("_", "-") + " · stage " + i.stage,
         i.disposition ? " · " + i.disposition : "", i.labels.length ? " · labels: " + i.labels.join(", ") : ""),
       i.subject ? el("div", { class: "subject" }, i.subject) : null,
+      CY.callSummary(i),
       el("ol", { class: "messages peek-messages" }, ...ack.messages.map((m) =>
         el("li", { class: "msg msg-" + m.direction }, el("div", { class: "msg-who muted" }, (m.direction === "in" ? "Customer" : m.agent_name || "Agent") + " · " + when(m.created_at)),
-          el("div", { class: "msg-body" }, m.body)))),
+          el("div", { class: "msg-body" }, m.body), CY.fileList(m)))),
       el("h4", {}, "History"),
       el("ul", { class: "log" }, ...ack.log.map((e) => el("li", {}, when(e.at) + " · " + (e.agent_name || "") + " · " + e.kind.replace("_", " ") + " " + e.value + (e.note ? " — " + e.note : "")))));
   }

@@ -356,6 +356,17 @@
     return body;
   }
 
+  // A message's files: downloads from this site only (never a URL from elsewhere in the page).
+  function fileList(m) {
+    const files = (m.attachments || []).map((a) => {
+      const name = a.filename || "attachment";
+      const href = typeof a.url === "string" && a.url.startsWith("/") && !a.url.startsWith("//") ? a.url : null;
+      return el("li", {}, href ? el("a", { href, download: name, rel: "noopener" }, name) : name,
+        typeof a.size === "number" ? el("span", { class: "muted" }, " " + sizeText(a.size)) : null);
+    });
+    return files.length ? el("ul", { class: "msg-files" }, ...files) : null;
+  }
+
   function appendMessage(m) {
     if (state.messages.has(m.id)) return;   // a catch-up may resend what we have
     state.messages.add(m.id);
@@ -367,17 +378,11 @@
     // Email and other channels with more than text: the subject, what kind of automatic mail it
     // is, and the files (downloads only, from this site).
     const auto = m.auto ? el("span", { class: "msg-auto" }, m.auto) : null;
-    const files = (m.attachments || []).map((a) => {
-      const name = a.filename || "attachment";
-      const href = typeof a.url === "string" && a.url.startsWith("/") && !a.url.startsWith("//") ? a.url : null;
-      return el("li", {}, href ? el("a", { href, download: name, rel: "noopener" }, name) : name,
-        typeof a.size === "number" ? el("span", { class: "muted" }, " " + sizeText(a.size)) : null);
-    });
     list.append(el("li", { class: "msg msg-" + m.direction, "data-id": m.id },
       el("div", { class: "msg-who muted" }, who + " · " + new Date(m.created_at).toLocaleTimeString(), auto ? " " : null, auto),
       m.subject ? el("div", { class: "msg-subject" }, m.subject) : null,
       CY.richBody(m) || bodyNode(m, current ? current.channel : ""),
-      files.length ? el("ul", { class: "msg-files" }, ...files) : null,
+      fileList(m),
       delivery));
     list.scrollTop = list.scrollHeight;
   }
@@ -575,7 +580,7 @@
     showCard() {}, showScript() {}, wireComposer() {},
     // the composer's extras (inbox-compose.js)
     wireAttachments() {}, composeExtras() { return {}; }, composeHasFiles() { return false; }, composeSent() {},
-    richBody() { return null; },
+    richBody() { return null; }, fileList, callSummary() { return null; },
   };
   // Calls and supervisors (inbox-calls.js): it adds its own live events to the handlers.
   Object.assign(CY, { handlers, isMine, renderCall() {}, afterSnapshot() {} });
