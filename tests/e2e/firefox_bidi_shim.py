@@ -1,18 +1,23 @@
-"""Runs a stock Firefox for Playwright's WebDriver BiDi channel, filling in commands it lacks.
+"""Runs a stock Firefox for Playwright's WebDriver BiDi channel, bridging two protocol gaps.
 
 Usage: ``firefox_bidi_shim.py FIREFOX [firefox arguments...]``; Playwright starts it (through a
 launcher script named as ``executable_path``) in place of Firefox.
 
 Playwright drives a stock Firefox (channel ``moz-firefox``) over WebDriver BiDi. Playwright 1.65
-sends ``emulation.setMediaFeaturesOverride`` when it creates every browser context, and Debian's
-Firefox ESR (153) does not know that command yet, so ``new_context()`` fails with "unknown
-command". Everything else Playwright sends, Firefox 153 implements. This shim starts Firefox,
-then puts a small WebSocket relay between Playwright and Firefox's BiDi endpoint that answers that
-one command itself (the pages keep the browser's own colour scheme, which no test depends on) and
-passes every other message through untouched. Playwright finds the endpoint in the browser's
-stderr ("WebDriver BiDi listening on ws://…"); the shim prints the relay's address there instead.
+expects a newer Firefox than Debian's Firefox ESR (153) in two places:
 
-When Firefox gains the command the shim is a plain relay; drop it then.
+- it sends ``emulation.setMediaFeaturesOverride`` when it creates every browser context, which
+  Firefox 153 does not know ("unknown command"), so ``new_context()`` fails. The shim answers it
+  with an empty success (pages keep the browser's own colour scheme; no test depends on it);
+- it only reports a download whose ``browsingContext.downloadWillBegin``/``downloadEnd`` events
+  carry a ``download`` or ``navigation`` id; Firefox 153 saves a file a page downloads from a
+  ``blob:`` URL (as the chat widget does) but sends ``navigation: null`` and no ``download``. The
+  shim gives such a pair of events the same ``download`` id.
+
+Everything else passes through untouched. The shim starts Firefox, then puts a WebSocket relay
+between Playwright and Firefox's BiDi endpoint; Playwright finds the endpoint in the browser's
+stderr ("WebDriver BiDi listening on ws://…"), and the shim prints the relay's address there.
+When Firefox ESR closes these gaps, the shim is a plain relay; drop it then.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from aiohttp import ClientSession, WSMsgType, web
 
 # Commands the shim answers with an empty success instead of forwarding them.
 ANSWERED_HERE = frozenset({"emulation.setMediaFeaturesOverride"})
+DOWNLOAD_EVENTS = ("browsingContext.downloadWillBegin", "browsingContext.downloadEnd")
 LISTENING = re.compile(r"WebDriver BiDi listening on (ws://\S+)")
 
 
@@ -40,8 +46,33 @@ def answer_here(message: str) -> str | None:
     return json.dumps({"type": "success", "id": command.get("id"), "result": {}})
 
 
+class DownloadIds:
+    """Gives a download Firefox reports without an id one, the same in its start and end events."""
+
+    def __init__(self) -> None:
+        self.started: dict[tuple[str, str], str] = {}
+        self.count = 0
+
+    def fill_in(self, message: str) -> str:
+        if not any(name in message for name in DOWNLOAD_EVENTS):  # most messages: no parsing
+            return message
+        event = json.loads(message)
+        params = event.get("params")
+        if event.get("method") not in DOWNLOAD_EVENTS or params.get("download") or params.get("navigation"):
+            return message
+        key = (params.get("context"), params.get("url"))
+        if event["method"] == DOWNLOAD_EVENTS[0]:
+            self.count += 1
+            self.started[key] = f"shim-download-{self.count}"
+            params["download"] = self.started[key]
+        elif key in self.started:
+            params["download"] = self.started.pop(key)
+        return json.dumps(event)
+
+
 async def relay(request: web.Request, session: ClientSession, upstream: str) -> web.WebSocketResponse:
     """One Playwright connection, relayed to the same path on Firefox's BiDi server."""
+    downloads = DownloadIds()
     client = web.WebSocketResponse(max_msg_size=0)
     await client.prepare(request)
     async with session.ws_connect(upstream + request.path_qs, max_msg_size=0) as firefox:
@@ -50,7 +81,7 @@ async def relay(request: web.Request, session: ClientSession, upstream: str) -> 
             async for message in firefox:
                 if message.type != WSMsgType.TEXT:
                     break
-                await client.send_str(message.data)
+                await client.send_str(downloads.fill_in(message.data))
             await client.close()
 
         downstream = asyncio.ensure_future(to_client())

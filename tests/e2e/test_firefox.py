@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
+import test_composer_inbox
 import test_inbox
 import test_roundtrip
 from test_inbox import browsers, kernel, team  # noqa: F401 (fixtures used by the tests below)
@@ -57,3 +58,9 @@ def test_a_dropped_websocket_reconnects_and_catches_up(team, browsers) -> None: 
 @sqlite_only
 def test_two_agents_accept_the_same_offer_at_once_exactly_one_wins(team, kernel, browsers) -> None:  # noqa: ANN001, F811
     test_inbox.test_two_agents_accept_the_same_offer_at_once_exactly_one_wins(team, kernel, browsers)
+
+
+@sqlite_only
+def test_a_file_sent_in_chat_downloads_in_the_widget(server, pages) -> None:  # noqa: ANN001
+    """The widget saves a file from a blob: URL through a detached <a download> in its shadow root."""
+    test_composer_inbox.test_a_file_sent_in_chat_downloads_in_the_widget(server, pages)
