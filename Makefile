@@ -26,6 +26,7 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 	@scripts/ensure-chromium
+	@scripts/ensure-firefox
 
 run: install
 	@$(BIN)/callyard --config $(CONFIG) init
