@@ -48,8 +48,11 @@ def _decoded_words(value: str) -> str:
     return "".join(p.decode(c or "utf-8", "replace") if isinstance(p, bytes) else p for p, c in parts)
 
 
+_ESCAPES = re.compile("[\udc80-\udcff]")
+
+
 def _has_escapes(text: str) -> bool:
-    return any("\udc80" <= c <= "\udcff" for c in text)
+    return _ESCAPES.search(text) is not None
 
 
 def clean(text: str) -> str:
