@@ -10,13 +10,12 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP
-
 from callyard.config import Config, EmailConfig
 from callyard.gateway import DeliveryFailed, job_files, outbox_worker
 from callyard.gateway_client import CoreClient
 
 from . import outbound
+from .server import BulkDataSMTP
 from .smtp import InboundHandler
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ class EmailGateway:
         tls = self.tls_context()
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            lambda: SMTP(
+            lambda: BulkDataSMTP(
                 handler,
                 data_size_limit=config.max_message_bytes,
                 enable_SMTPUTF8=True,

@@ -10,6 +10,12 @@ import re
 from email.message import Message
 
 _FALLBACK_CHARSETS = ("utf-8", "windows-1251", "koi8-r", "latin-1")
+# Headers whose parsed text differs from their plain text (addresses are re-quoted, dates
+# re-written): always read through the header parser.
+_PARSED = frozenset(
+    ("from", "to", "cc", "bcc", "reply-to", "sender", "resent-from", "resent-to", "resent-cc",
+     "date", "resent-date", "content-type", "content-disposition", "mime-version")
+)  # fmt: skip
 
 
 def header(msg: Message, name: str) -> str:
@@ -18,6 +24,10 @@ def header(msg: Message, name: str) -> str:
     raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
     if raw is None:
         return ""
+    if isinstance(raw, str) and name.lower() not in _PARSED and raw.isascii() and "=?" not in raw:
+        # Nothing to decode: what the header parser would return is the text itself, unfolded
+        # (and the parser costs more than the rest of reading a message).
+        return " ".join(raw.replace("\x00", "").split())
     if isinstance(raw, str) and _has_escapes(raw):
         # Raw 8-bit bytes (not allowed, still common): read them as the likeliest charset,
         # before the header parser replaces them with question marks.
@@ -38,8 +48,11 @@ def _decoded_words(value: str) -> str:
     return "".join(p.decode(c or "utf-8", "replace") if isinstance(p, bytes) else p for p, c in parts)
 
 
+_ESCAPES = re.compile("[\udc80-\udcff]")
+
+
 def _has_escapes(text: str) -> bool:
-    return any("\udc80" <= c <= "\udcff" for c in text)
+    return _ESCAPES.search(text) is not None
 
 
 def clean(text: str) -> str:

@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from email import policy
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
 from typing import Any
 
@@ -30,6 +31,25 @@ log = logging.getLogger(__name__)
 TOKEN = re.compile(r"\[#(\d{1,12})\]")
 MAX_TEXT_CHARS = 500_000
 MAX_HTML_CHARS = 500_000
+
+
+class _Registry(HeaderRegistry):
+    """The standard header classes, each made once: the stock registry makes a new class
+    (``type(...)``) for every header it reads, a dozen times per message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+POLICY = policy.default.clone(header_factory=_Registry())
 
 
 @dataclass(frozen=True)
@@ -83,7 +103,7 @@ class ParsedEmail:
 
 def parse(raw: bytes, limits: Limits, *, envelope_sender: str | None = None) -> ParsedEmail:
     """``envelope_sender`` is SMTP's MAIL FROM: "" for the null sender of automatic mail."""
-    msg = email.message_from_bytes(raw, policy=policy.default)
+    msg = email.message_from_bytes(raw, policy=POLICY)
     message_id = first_id(header(msg, "Message-ID")) or synthetic_id(raw)
     # The contact is who wrote (From); answers go where they asked (Reply-To), if anywhere.
     sender_name, sender = address(header(msg, "From")) or ("", "")

@@ -154,6 +154,22 @@ def test_ingest_dedupes_by_channel_and_external_id(services, published):
     assert Message.select().count() == 2
 
 
+def test_a_resend_after_its_conversation_closed_leaves_nothing_behind(services, published):
+    """The resend reaches the INSERT of its message (nothing open continues its thread, so a
+    new interaction is begun first): the unique (channel, external_id) refuses it and the
+    whole transaction is rolled back."""
+    first = ingest(services, n=1)
+    Interaction.update(state="closed").where(Interaction.id == first.interaction_id).execute()
+    published.clear()
+    counts = Interaction.select().count(), StateChange.select().count(), Contact.select().count()
+    again = ingest(services, n=1, body="hello (resent)")
+    assert again.duplicate is True
+    assert (again.interaction_id, again.message_id) == (first.interaction_id, first.message_id)
+    assert (Interaction.select().count(), StateChange.select().count(), Contact.select().count()) == counts
+    assert Message.select().count() == 1
+    assert published == []
+
+
 def test_messages_without_external_id_are_never_deduplicated(services):
     a = ingest(services, external_id=None)
     b = ingest(services, external_id=None)

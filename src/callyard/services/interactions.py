@@ -254,9 +254,9 @@ class InteractionService:
         with self._store.atomic():
             # Two messages of one new conversation at once must not open two interactions.
             self._store.lock(f"thread:{channel}:{thread_key}")
-            existing = self._existing(channel, external_id)
-            if existing is not None:
-                return existing
+            # A message stored before is not looked for here: the unique (channel, external_id)
+            # refuses it at its INSERT, the transaction is rolled back and ingest() answers with
+            # the stored one. Resends are rare; a SELECT for every message is not.
             contact = self._contacts.find_or_create(*identity, name=contact_name)
             interaction = (
                 Interaction.select()
