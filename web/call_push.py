@@ -20,7 +20,7 @@ from flask_socketio import SocketIO
 
 from callyard import events as ev
 from callyard.errors import Forbidden
-from callyard.models import Agent, CallRecord, Interaction
+from callyard.models import Agent, CallRecord
 from callyard.services import Services
 from callyard.services.access import MANAGERS, is_manager
 from callyard.services.calls import OPEN_CALL_STATES
@@ -59,7 +59,7 @@ def init(socketio: SocketIO, services: Services) -> None:
 
     def call_changed(event: ev.CallStateChanged) -> None:
         with services.store.connection():
-            interaction = Interaction.get_or_none(Interaction.id == event.interaction_id)
+            interaction = services.inbox.interaction(event.interaction_id)
             if interaction is None:
                 return
             if event.agent_id is not None:

@@ -51,9 +51,11 @@ def init(socketio: SocketIO, services: Services) -> None:
 
         return guarded
 
+    load = services.inbox.interaction
+
     def offered(event: ev.InteractionOffered) -> None:
         offer = Offer.get_by_id(event.offer_id)
-        emit(event.agent_id, "offer", item(offer.interaction, event.agent_id, offer))
+        emit(event.agent_id, "offer", item(load(offer.interaction_id), event.agent_id, offer))
 
     def withdrawn(event: ev.OfferWithdrawn) -> None:
         emit(
@@ -65,7 +67,9 @@ def init(socketio: SocketIO, services: Services) -> None:
     def interaction_changed(
         event: ev.InteractionAssigned | ev.InteractionWrappedUp | ev.InteractionClosed,
     ) -> None:
-        interaction = Interaction.get_by_id(event.interaction_id)
+        interaction = load(event.interaction_id)
+        if interaction is None:
+            raise Interaction.DoesNotExist(event.interaction_id)
         emit(event.agent_id, "interaction", item(interaction, event.agent_id))
 
     def message_created(event: ev.MessageCreated) -> None:

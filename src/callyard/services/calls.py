@@ -141,10 +141,17 @@ class CallService:
         record.state, record.queued_at = "queued", now
         return record
 
-    def ringing(self, uuid: str, agent_id: int, agent_uuid: str) -> None:
+    def ringing(self, uuid: str, agent_id: int, agent_uuid: str, *, announce: bool = True) -> None:
+        """An agent's phone is about to ring for the call. ``announce=False``: the caller
+        tells the inbox itself (``announce``) once the phone is dialled, off the dial's path."""
         CallRecord.update(state="ringing", agent=agent_id, agent_uuid=agent_uuid).where(
             CallRecord.uuid == uuid, CallRecord.state.in_(("queued", "callback"))
         ).execute()
+        if announce:
+            self._announce(uuid)
+
+    def announce(self, uuid: str) -> None:
+        """Tell the inbox the call's state as stored now."""
         self._announce(uuid)
 
     def not_reached(self, uuid: str, *, callback: bool = False) -> None:

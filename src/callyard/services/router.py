@@ -117,12 +117,17 @@ class RouterService:
 
     # -- a round ---------------------------------------------------------------------------
 
-    def route(self, now: dt.datetime | None = None) -> list[routing.Decision]:
+    def route(self, now: dt.datetime | None = None, *, chores: bool = True) -> list[routing.Decision]:
+        """One round. ``chores`` (expired offers, agents to set not-ready, wrap-ups that are
+        over) are what time does; a round woken by an event (a call entered a queue) can skip
+        them: under load such rounds come dozens of times a second, and each chore costs
+        queries that find nothing new since the last tick."""
         now = now or self._clock()
         with self._lock:
-            self._expire_offers(now)
-            self._mark_not_ready()
-            self._interactions.close_expired_wrap_ups(now)
+            if chores:
+                self._expire_offers(now)
+                self._mark_not_ready()
+                self._interactions.close_expired_wrap_ups(now)
             if self._brain is None or self._built_at is None or now - self._built_at >= self._resync:
                 decisions = self._rebuild(now)
             else:
@@ -248,15 +253,15 @@ class RouterService:
 
     def _apply(self, decisions: list[routing.Decision], now: dt.datetime) -> None:
         self._record_waiting([d for d in decisions if d.action == routing.WAIT], now)
-        events: list[Event] = []
         for decision in decisions:
+            # Each offer is published as soon as it is committed: its phone is dialled (the
+            # voice controller listens) before the round writes the next offers, not after all.
             if decision.action == routing.OFFER:
-                events += self._offer(decision, now)
+                self._notifier.publish(self._offer(decision, now))
             elif decision.action == routing.OVERFLOW:
-                events += self._overflow(decision, now)
+                self._notifier.publish(self._overflow(decision, now))
             elif decision.action in (routing.TIMEOUT, routing.AFTER_HOURS):
                 self._time_out(decision, now)
-        self._notifier.publish(events)
 
     def _stale(self, decision: routing.Decision) -> None:
         """The store changed since the brain looked: re-read this item and these agents."""
