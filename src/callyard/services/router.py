@@ -57,6 +57,7 @@ IGNORED = (InteractionOffered, InteractionCreated, MessageCreated, MessageDelive
 # A call's state is for the inbox; the interaction's own events tell routing what it needs.
 IGNORED = (*IGNORED, CallStateChanged)
 NOT_READY = "not-ready"
+VOICE = "voice"  # the channel whose offers its controller ends (see _expire_offers)
 
 
 class RouterService:
@@ -141,7 +142,11 @@ class RouterService:
             return decisions
 
     def _expire_offers(self, now: dt.datetime) -> None:
-        expired = Offer.select().where(Offer.state == "pending", Offer.expires_at <= now)
+        expired = (
+            Offer.select(Offer, Interaction.id, Interaction.channel)
+            .join(Interaction)
+            .where(Offer.state == "pending", Offer.expires_at <= now)
+        )
         # Every round asks and most have nothing expired: no write lock (SQLite's BEGIN
         # IMMEDIATE) is taken for nothing; end_offer itself ends only a still pending offer.
         if not expired.exists():
@@ -149,7 +154,12 @@ class RouterService:
         events: list[Event] = []
         with self._store.atomic():
             for offer in expired:
-                events += end_offer(offer, now, "expired", "offer timed out")
+                # A call's offer ends when the agent's phone answers or gives up, which the voice
+                # controller reports (a phone nobody answers puts its agent on break). One that
+                # times out here is one the controller did not get to in time (overloaded, or
+                # not running): not the agent's miss, so no cascade of agents to "not-ready".
+                missed = offer.interaction.channel != VOICE
+                events += end_offer(offer, now, "expired", "offer timed out", missed=missed)
         self._notifier.publish(events)
 
     def _mark_not_ready(self) -> None:
