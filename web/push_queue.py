@@ -38,10 +38,11 @@ class PushQueue:
     def defer(self, handler: Handler, key: Callable[[Event], Hashable] | None = None) -> Handler:
         """``handler`` run from the queue. ``key``: events with equal keys while one waits are
         pushed once (the latest); without it every event is pushed."""
-        name = getattr(handler, "__qualname__", repr(handler))
+        # Keys are per handler: one handler's events never stand in for another's.
+        token = next(self._unique)
 
         def put(event: Event) -> None:
-            k = (name, key(event)) if key is not None else (name, next(self._unique))
+            k = (token, key(event)) if key is not None else (token, -next(self._unique))
             self._pending[k] = (handler, event)
             self._wake.set()
             if self._worker is None or self._worker.dead:
@@ -53,6 +54,13 @@ class PushQueue:
     def waiting(self) -> int:
         return len(self._pending)
 
+    def stop(self) -> None:
+        """Drop what waits and end the worker (a new push starts it again)."""
+        self._pending.clear()
+        if self._worker is not None:
+            self._worker.kill(timeout=2)
+            self._worker = None
+
     def _run(self) -> None:
         while True:
             self._wake.wait()
@@ -63,5 +71,7 @@ class PushQueue:
                 try:
                     handler(event)
                 except Exception:  # one failed push never stops the others
-                    log.exception("push %s failed on %s", k[0], event.name)
+                    log.exception(
+                        "push %s failed on %s", getattr(handler, "__qualname__", handler), event.name
+                    )
                 gevent.sleep(0)  # dialling and routing go first
