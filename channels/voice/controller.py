@@ -393,6 +393,7 @@ class VoiceController:
             self._call_back(link, caller_uuid, agent_id, agent_uuid)
             return
         bridged = self._bridge(link, caller_uuid, agent_uuid)
+        joined_at = self.services.clock()  # before waiting for a connection: the talk starts now
         if not bridged.startswith("+OK"):
             log.info("voice: caller %s gone as agent %s answered", caller_uuid, agent.login)
             ignore_unreachable(link.api, f"uuid_kill {agent_uuid}")
@@ -403,7 +404,7 @@ class VoiceController:
         # "talking" only once they are joined: a restart in between finds the call "ringing"
         # and hands it back to the queue, instead of two parked legs said to be talking.
         with self.db():
-            record = calls.connected(caller_uuid, agent_id, agent_uuid)
+            record = calls.connected(caller_uuid, agent_id, agent_uuid, at=joined_at)
             if record.state == "talking" and agent_uuid not in self.agent_legs:
                 # The agent's phone hung up before the call was stored as talking (a busy
                 # controller): that hangup found it ringing and left it; end it now.

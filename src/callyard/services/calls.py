@@ -301,9 +301,12 @@ class CallService:
         self._announce(new_uuid)
         return self.get(new_uuid)
 
-    def connected(self, uuid: str, agent_id: int, agent_uuid: str) -> CallRecord:
-        """The agent answered and took the offer: caller and agent talk."""
-        now = self._clock()
+    def connected(
+        self, uuid: str, agent_id: int, agent_uuid: str, at: dt.datetime | None = None
+    ) -> CallRecord:
+        """The agent answered and took the offer: caller and agent talk (since ``at``, when
+        they were joined, if the caller knows it better than now)."""
+        now = at or self._clock()
         with self._store.atomic():
             record = self.get(uuid)
             fields = {
