@@ -15,6 +15,7 @@ from callyard.errors import CallyardError, ConfigError
 from callyard.services import Services
 
 from . import agent_socket, api, auth, call_push, compose, internal_api, pages, push
+from .push_queue import PushQueue
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,9 @@ def create_app(
     pages.init(app, config, services)
     compose.init(app, services)
     agent_socket.init(socketio, services)
-    push.init(socketio, services)
-    call_push.init(socketio, services)
+    pushes = PushQueue()  # one queue: pushes keep their order whichever module makes them
+    push.init(socketio, services, pushes)
+    call_push.init(socketio, services, pushes)
     internal_api.init(app, config, services)
     for adapter in adapters:
         mount = getattr(adapter, "mount", None)

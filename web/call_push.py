@@ -20,12 +20,13 @@ from flask_socketio import SocketIO
 
 from callyard import events as ev
 from callyard.errors import Forbidden
-from callyard.models import Agent, CallRecord, Interaction
+from callyard.models import Agent, CallRecord
 from callyard.services import Services
 from callyard.services.access import MANAGERS, is_manager
 from callyard.services.calls import OPEN_CALL_STATES
 
 from .push import NAMESPACE, room
+from .push_queue import PushQueue
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,14 @@ def not_ready_notice(agent: Agent, missed: int) -> dict[str, Any]:
     }
 
 
-def init(socketio: SocketIO, services: Services) -> None:
+def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
     def emit(agent_id: int, event: str, data: dict[str, Any]) -> None:
         seq = services.journal.record(agent_id, event, data)
         socketio.emit(event, {**data, "seq": seq}, to=room(agent_id), namespace=NAMESPACE)
 
     def call_changed(event: ev.CallStateChanged) -> None:
         with services.store.connection():
-            interaction = Interaction.get_or_none(Interaction.id == event.interaction_id)
+            interaction = services.inbox.interaction(event.interaction_id)
             if interaction is None:
                 return
             if event.agent_id is not None:
@@ -79,8 +80,12 @@ def init(socketio: SocketIO, services: Services) -> None:
             for manager in managers():
                 emit(manager, "notice", notice)
 
-    services.bus.subscribe(call_changed, ev.CallStateChanged)
-    services.bus.subscribe(marked_not_ready, ev.AgentMarkedNotReady)
+    # A call's pushes read it as it is when they run: one waiting per call and agent says it all.
+    services.bus.subscribe(
+        pushes.defer(call_changed, lambda e: (e.interaction_id, e.agent_id)),  # type: ignore[attr-defined]
+        ev.CallStateChanged,
+    )
+    services.bus.subscribe(pushes.defer(marked_not_ready), ev.AgentMarkedNotReady)
 
 
 def register(on: On, services: Services) -> None:

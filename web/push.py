@@ -17,6 +17,8 @@ from callyard.models import Agent, Contact, Interaction, Message, Offer, Queue
 from callyard.services import Services
 from callyard.services.views import agent_dict, message_dict
 
+from .push_queue import PushQueue
+
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/agent"
@@ -34,7 +36,7 @@ def disconnect_agent(socketio: SocketIO, agent_id: int) -> None:
         server.disconnect(sid, namespace=NAMESPACE)
 
 
-def init(socketio: SocketIO, services: Services) -> None:
+def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
     def emit(agent_id: int | None, event: str, data: dict) -> None:
         """Journal the push under the agent's next number, then send it with that number: a tab
         that was away asks for what came after the last number it saw (see agent_events)."""
@@ -51,9 +53,11 @@ def init(socketio: SocketIO, services: Services) -> None:
 
         return guarded
 
+    load = services.inbox.interaction
+
     def offered(event: ev.InteractionOffered) -> None:
         offer = Offer.get_by_id(event.offer_id)
-        emit(event.agent_id, "offer", item(offer.interaction, event.agent_id, offer))
+        emit(event.agent_id, "offer", item(load(offer.interaction_id), event.agent_id, offer))
 
     def withdrawn(event: ev.OfferWithdrawn) -> None:
         emit(
@@ -65,7 +69,9 @@ def init(socketio: SocketIO, services: Services) -> None:
     def interaction_changed(
         event: ev.InteractionAssigned | ev.InteractionWrappedUp | ev.InteractionClosed,
     ) -> None:
-        interaction = Interaction.get_by_id(event.interaction_id)
+        interaction = load(event.interaction_id)
+        if interaction is None:
+            raise Interaction.DoesNotExist(event.interaction_id)
         emit(event.agent_id, "interaction", item(interaction, event.agent_id))
 
     def message_created(event: ev.MessageCreated) -> None:
@@ -115,15 +121,26 @@ def init(socketio: SocketIO, services: Services) -> None:
             "typing", {"interaction_id": event.interaction_id}, to=room(event.agent_id), namespace=NAMESPACE
         )
 
+    def same_item(event: ev.Event) -> tuple[int, int | None]:
+        # These read the interaction as it is when they run: one push says it for all.
+        return (event.interaction_id, event.agent_id)  # type: ignore[attr-defined]
+
+    def later(handler: Callable[[ev.Event], None], key: Callable[[ev.Event], object] | None = None):  # noqa: ANN202
+        return pushes.defer(with_db(handler), key)  # type: ignore[arg-type]
+
     bus = services.bus
+    # Live only, and cheap: sent at once.
     bus.subscribe(typed, ev.CustomerTyped)
-    bus.subscribe(with_db(transferred), ev.InteractionTransferred)
-    bus.subscribe(with_db(work_changed), ev.InteractionWorkChanged)
-    bus.subscribe(with_db(offered), ev.InteractionOffered)
-    bus.subscribe(with_db(withdrawn), ev.OfferWithdrawn)
+    bus.subscribe(later(transferred), ev.InteractionTransferred)
+    bus.subscribe(later(work_changed, lambda e: e.interaction_id), ev.InteractionWorkChanged)  # type: ignore[attr-defined]
+    bus.subscribe(later(offered), ev.InteractionOffered)
+    bus.subscribe(later(withdrawn), ev.OfferWithdrawn)
     bus.subscribe(
-        with_db(interaction_changed), ev.InteractionAssigned, ev.InteractionWrappedUp, ev.InteractionClosed
+        later(interaction_changed, same_item),
+        ev.InteractionAssigned,
+        ev.InteractionWrappedUp,
+        ev.InteractionClosed,
     )
-    bus.subscribe(with_db(message_created), ev.MessageCreated)
-    bus.subscribe(with_db(delivery_failed), ev.MessageDeliveryFailed)
-    bus.subscribe(with_db(presence), ev.AgentPresenceChanged)
+    bus.subscribe(later(message_created), ev.MessageCreated)
+    bus.subscribe(later(delivery_failed), ev.MessageDeliveryFailed)
+    bus.subscribe(later(presence, lambda e: e.agent_id), ev.AgentPresenceChanged)  # type: ignore[attr-defined]

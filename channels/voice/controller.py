@@ -349,8 +349,12 @@ class VoiceController:
                 ignore_conflict(interactions.reject, agent_id, interaction_id)
                 raise
             agent_uuid = str(uuidlib.uuid4())
-            calls.ringing(caller_uuid, agent_id, agent_uuid)
+            calls.ringing(caller_uuid, agent_id, agent_uuid, announce=False)
         self.agent_legs[agent_uuid] = caller_uuid
+        # The inbox hears of the ringing from a greenlet of its own, which starts once the
+        # originate below is out and this one waits for the phone: the caller is not kept
+        # waiting for the pushes.
+        self.spawn(self._announce_call, caller_uuid)
         ring = self.config.ring_seconds
         dial = (
             f"{{origination_uuid={agent_uuid},call_timeout={ring},"
@@ -389,6 +393,7 @@ class VoiceController:
             self._call_back(link, caller_uuid, agent_id, agent_uuid)
             return
         bridged = self._bridge(link, caller_uuid, agent_uuid)
+        joined_at = self.services.clock()  # before waiting for a connection: the talk starts now
         if not bridged.startswith("+OK"):
             log.info("voice: caller %s gone as agent %s answered", caller_uuid, agent.login)
             ignore_unreachable(link.api, f"uuid_kill {agent_uuid}")
@@ -399,7 +404,12 @@ class VoiceController:
         # "talking" only once they are joined: a restart in between finds the call "ringing"
         # and hands it back to the queue, instead of two parked legs said to be talking.
         with self.db():
-            calls.connected(caller_uuid, agent_id, agent_uuid)
+            record = calls.connected(caller_uuid, agent_id, agent_uuid, at=joined_at)
+            if record.state == "talking" and agent_uuid not in self.agent_legs:
+                # The agent's phone hung up before the call was stored as talking (a busy
+                # controller): that hangup found it ringing and left it; end it now.
+                ignore_unreachable(link.api, f"uuid_kill {caller_uuid} NORMAL_CLEARING")
+                calls.ended(caller_uuid, self.ending.pop(caller_uuid, None) or "agent hung up")
 
     def _bridge(self, link: NodeLink, caller_uuid: str, agent_uuid: str) -> str:
         """Join the caller and the agent. When the event socket breaks as the command goes out,
@@ -439,6 +449,10 @@ class VoiceController:
             self.services.calls.called_back(old_uuid, customer_uuid, agent_id, agent_uuid)
         self.agent_legs[agent_uuid] = customer_uuid
         link.api(f"uuid_bridge {customer_uuid} {agent_uuid}")
+
+    def _announce_call(self, uuid: str) -> None:
+        with self.db():
+            self.services.calls.announce(uuid)
 
     def _on_closed(self, event: ev.InteractionClosed) -> None:
         with self.db():

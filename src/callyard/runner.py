@@ -12,6 +12,7 @@ import logging
 import secrets
 import signal
 import threading
+import time
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -76,6 +77,7 @@ class Core:
         self.adapters: dict[str, Any] = {}
         self._greenlets: list[gevent.Greenlet] = []
         self._server: pywsgi.WSGIServer | None = None
+        self._chores_at = float("-inf")  # when the router last did time's chores (monotonic)
         self._stopped = gevent.event.Event()
         self.gateways: GatewaySupervisor | None = None
         # Channels whose outbox items gateway processes claim, not the core's dispatcher.
@@ -153,8 +155,14 @@ class Core:
         return server
 
     def _route(self) -> None:
+        # Time's chores (expired offers, wrap-ups over) once a tick; the rounds events wake
+        # in between only route what changed.
+        now = time.monotonic()
+        chores = now - self._chores_at >= self.config.routing.tick_seconds
+        if chores:
+            self._chores_at = now
         with self.services.store.connection():
-            self.services.router.route()
+            self.services.router.route(chores=chores)
 
     def _dispatch(self) -> None:
         outbox = self.services.outbox

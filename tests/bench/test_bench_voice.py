@@ -24,7 +24,7 @@ from callyard.models import Agent, AgentCapacity, AgentSkill, CallRecord
 from callyard.store import Store
 from callyard.testing.freeswitch.load import phone_logins
 
-from figures import summary
+from figures import per_message, sql_env, summary
 from harness import init_workdir
 from voice_harness import free_port
 
@@ -83,6 +83,7 @@ def test_bench_voice_calls(tmp_path, db_url):  # noqa: ANN001
                 "CALLYARD_CHANNELS__VOICE__RECORD": "false",
                 "CALLYARD_CHANNELS__VOICE__RING_SECONDS": "10",
                 "CALLYARD_LOG_LEVEL": "warning",
+                **sql_env(),
             }
         )
         now = dt.datetime.utcnow()
@@ -119,6 +120,11 @@ def test_bench_voice_calls(tmp_path, db_url):  # noqa: ANN001
             if not open_calls or time.monotonic() > settle:
                 break
             time.sleep(0.2)
+        with store.connection():
+            presence: dict[str, int] = {}
+            for a in Agent.select(Agent.presence, Agent.presence_reason):
+                key = f"{a.presence}:{a.presence_reason}" if a.presence_reason else a.presence
+                presence[key] = presence.get(key, 0) + 1
         total, elapsed = result["placed"], result["elapsed"]
         lost = [u for u in result["uuids"] if u not in records or u in still_up]
         outcomes: dict[str, int] = {}
@@ -135,6 +141,7 @@ def test_bench_voice_calls(tmp_path, db_url):  # noqa: ANN001
             f"BENCH voice: ESL events to the controller {result['events'] / elapsed:,.0f}/s "
             f"({result['events']} in {elapsed:.1f} s)"
         )
+        print(f"BENCH voice: agents at the end {presence}")
         if still_up:
             print(f"BENCH voice: the calls still up were: {result['stuck']}")
         if result["latencies"]:
@@ -144,6 +151,7 @@ def test_bench_voice_calls(tmp_path, db_url):  # noqa: ANN001
             f"{1000 * cpu / max(total, 1):.1f} ms CPU per call, RSS {rss:.1f} MiB; "
             f"the simulator (its own process) used {result['sim_cpu']:.1f} s of CPU"
         )
+        per_message("voice", server.output, total)
         # "No call lost" is a target, printed above like the timings: an overloaded machine
         # leaves calls unhandled at the deadline, which is a figure, not a failure.
         problems = [line for line in server.output if " WARNING " in line or " ERROR " in line]

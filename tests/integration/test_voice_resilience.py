@@ -4,7 +4,9 @@ dropping mid-call, garbage on the sockets, callers hanging up at every step."""
 from __future__ import annotations
 
 import socket
+import threading
 
+import psycopg2
 import pytest
 
 from callyard.testing.freeswitch import Caller, Phone
@@ -107,6 +109,38 @@ def test_caller_hangs_up_while_the_agent_phone_rings(tmp_path, db_url) -> None: 
         assert "agent's phone rang" in record.reason
         wait_for(lambda: not voice.sim.channels(), what="the agent's phone stopped ringing")
         assert voice.interaction(record.interaction_id).state == "abandoned"
+        anna.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_agent_who_hangs_up_before_the_call_is_stored_as_talking_ends_it(tmp_path, db_url) -> None:  # noqa: ANN001
+    # Seen in the load benchmark: the agent's phone hung up (after a short talk) before the
+    # controller, busy, stored the call as "talking"; the hangup found it "ringing" and did
+    # nothing, then it became "talking" and the caller stayed up, parked, for ever. Here the
+    # call record's row is locked as the legs are bridged, so storing "talking" waits (on
+    # PostgreSQL it waits without holding up the rest) while the agent's phone hangs up.
+    phones = (Phone("anna", talk_seconds=0),)
+    held = threading.Event()
+
+    def lock_the_call_as_it_is_bridged(name: str, args: str) -> None:
+        if name != "uuid_bridge" or held.is_set():
+            return
+        held.set()
+        conn = psycopg2.connect(db_url)
+        with conn.cursor() as cur:
+            cur.execute("SELECT id FROM call_record WHERE uuid = %s FOR UPDATE", (args.split()[0],))
+        threading.Timer(1.0, conn.close).start()  # closing rolls back: the lock goes
+
+    with voice_server(tmp_path, db_url, phones=phones) as voice:
+        voice.sim.switch.on_api.append(lock_the_call_as_it_is_bridged)
+        anna = AgentClient(voice.server.url, "anna")
+        anna.available()
+        channel = voice.sim.call(Caller(digits=["1"]))
+        record = voice.wait_record(channel.uuid, lambda r: r.state == "ended", timeout=20)
+        assert held.is_set()
+        assert record.outcome == "answered"
+        assert "agent hung up" in record.reason
+        wait_for(lambda: not channel.alive, what="the caller's leg hung up with the agent's")
         anna.close()
 
 

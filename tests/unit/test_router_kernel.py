@@ -156,6 +156,30 @@ def test_agent_missing_offers_in_a_row_goes_not_ready_and_supervisors_are_told(
     assert Offer.select().where(Offer.state == "pending").count() == 0
 
 
+def test_a_call_offer_that_times_out_is_not_the_agents_miss(services, clock, config):
+    # A call's offer ends when the agent's phone answers or gives up (the voice controller
+    # says which); one the router times out is one an overloaded controller never dialled.
+    # Counting it put every agent on "not-ready" under load, and calls piled up in the queue.
+    anna = add_agent(services, "anna")
+    call = ingest(services, thread="c1", channel="voice", identity=("phone", "+100"))
+    chat = ingest(services, thread="t1")
+    services.router.route()
+    assert pending(call) == [anna.id] or pending(chat) == [anna.id]
+    for _ in range(2 * config.routing.max_no_answer):
+        clock.advance(config.routing.offer_timeout)
+        services.router.route()
+        agent = Agent.get_by_id(anna.id)
+        if pending(chat):
+            break
+        assert pending(call) == [anna.id]
+        assert (agent.presence, agent.missed_offers) == ("available", 0)
+    # The chat's offer lapsing is hers, as before.
+    assert pending(chat) == [anna.id]
+    clock.advance(config.routing.offer_timeout)
+    services.router.route()
+    assert Agent.get_by_id(anna.id).missed_offers == 1
+
+
 def test_an_accept_resets_the_missed_offers(services, clock, config):
     anna = add_agent(services, "anna")
     first = ingest(services, thread="v1")

@@ -143,10 +143,17 @@ class CallService:
         record.state, record.queued_at = "queued", now
         return record
 
-    def ringing(self, uuid: str, agent_id: int, agent_uuid: str) -> None:
+    def ringing(self, uuid: str, agent_id: int, agent_uuid: str, *, announce: bool = True) -> None:
+        """An agent's phone is about to ring for the call. ``announce=False``: the caller
+        tells the inbox itself (``announce``) once the phone is dialled, off the dial's path."""
         CallRecord.update(state="ringing", agent=agent_id, agent_uuid=agent_uuid).where(
             CallRecord.uuid == uuid, CallRecord.state.in_(("queued", "callback"))
         ).execute()
+        if announce:
+            self._announce(uuid)
+
+    def announce(self, uuid: str) -> None:
+        """Tell the inbox the call's state as stored now."""
         self._announce(uuid)
 
     def not_reached(self, uuid: str, *, callback: bool = False) -> None:
@@ -303,9 +310,12 @@ class CallService:
         self._announce(new_uuid)
         return self.get(new_uuid)
 
-    def connected(self, uuid: str, agent_id: int, agent_uuid: str) -> CallRecord:
-        """The agent answered and took the offer: caller and agent talk."""
-        now = self._clock()
+    def connected(
+        self, uuid: str, agent_id: int, agent_uuid: str, at: dt.datetime | None = None
+    ) -> CallRecord:
+        """The agent answered and took the offer: caller and agent talk (since ``at``, when
+        they were joined, if the caller knows it better than now)."""
+        now = at or self._clock()
         with self._store.atomic():
             record = self.get(uuid)
             fields = {

@@ -77,6 +77,19 @@ class InboxViews:
 
     # -- one item --------------------------------------------------------------------------
 
+    @staticmethod
+    def interaction(interaction_id: int) -> Interaction | None:
+        """An interaction with its contact and queue, as ``work_item`` reads them: one query
+        instead of three (a push builds a work item for every step of every call)."""
+        return (
+            Interaction.select(Interaction, Contact, Queue)
+            .join(Contact)
+            .switch(Interaction)
+            .join(Queue, pw.JOIN.LEFT_OUTER)
+            .where(Interaction.id == interaction_id)
+            .first()
+        )
+
     def work_item(
         self, interaction: Interaction, agent_id: int | None, offer: Offer | None = None
     ) -> dict[str, Any]:
@@ -109,13 +122,17 @@ class InboxViews:
     @staticmethod
     def call_of(interaction_id: int) -> dict[str, Any] | None:
         """A phone call's state, clock and recording (issue 5); None before its record exists."""
-        record = CallRecord.get_or_none(CallRecord.interaction == interaction_id)
+        # The agent's name in the same query.
+        record = (
+            CallRecord.select(CallRecord, Agent.name)
+            .join(Agent, pw.JOIN.LEFT_OUTER, on=(CallRecord.agent == Agent.id))
+            .where(CallRecord.interaction == interaction_id)
+            .objects()
+            .first()
+        )
         if record is None:
             return None
-        name = (
-            Agent.select(Agent.name).where(Agent.id == record.agent_id).scalar() if record.agent_id else None
-        )
-        return call_view(record, name)
+        return call_view(record, record.name if record.agent_id else None)
 
     @staticmethod
     def _facts(interaction_id: int, contact_id: int, agent_id: int) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from ..events import Event, InteractionQueued, OfferWithdrawn
 from ..models import OFFERED, QUEUED, Agent, Interaction, Offer, StateChange
 
 
-def end_offer(offer: Offer, now: dt.datetime, state: str, reason: str) -> list[Event]:
-    """Mark a pending offer ``state`` (rejected, expired, withdrawn) and requeue its interaction."""
+def end_offer(offer: Offer, now: dt.datetime, state: str, reason: str, *, missed: bool = True) -> list[Event]:
+    """Mark a pending offer ``state`` (rejected, expired, withdrawn) and requeue its interaction.
+    ``missed=False``: an expiry that is not the agent's doing (not counted for max_no_answer)."""
     ended = (
         Offer.update(state=state, decided_at=now)
         .where(Offer.id == offer.id, Offer.state == "pending")
@@ -22,7 +23,7 @@ def end_offer(offer: Offer, now: dt.datetime, state: str, reason: str) -> list[E
     if not ended:
         return []
     events: list[Event] = [OfferWithdrawn(offer.interaction_id, offer.agent_id, offer.id, reason)]
-    if state == "expired":  # max_no_answer counts offers let lapse in a row
+    if state == "expired" and missed:  # max_no_answer counts offers let lapse in a row
         Agent.update(missed_offers=Agent.missed_offers + 1).where(Agent.id == offer.agent_id).execute()
     # Offered to this agent alone, or (ring-all, ring-progressively: no agent set) to several of
     # whom none is still ringing: back to the queue.

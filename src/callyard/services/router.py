@@ -57,6 +57,7 @@ IGNORED = (InteractionOffered, InteractionCreated, MessageCreated, MessageDelive
 # A call's state is for the inbox; the interaction's own events tell routing what it needs.
 IGNORED = (*IGNORED, CallStateChanged)
 NOT_READY = "not-ready"
+VOICE = "voice"  # the channel whose offers its controller ends (see _expire_offers)
 
 
 class RouterService:
@@ -117,12 +118,17 @@ class RouterService:
 
     # -- a round ---------------------------------------------------------------------------
 
-    def route(self, now: dt.datetime | None = None) -> list[routing.Decision]:
+    def route(self, now: dt.datetime | None = None, *, chores: bool = True) -> list[routing.Decision]:
+        """One round. ``chores`` (expired offers, agents to set not-ready, wrap-ups that are
+        over) are what time does; a round woken by an event (a call entered a queue) can skip
+        them: under load such rounds come dozens of times a second, and each chore costs
+        queries that find nothing new since the last tick."""
         now = now or self._clock()
         with self._lock:
-            self._expire_offers(now)
-            self._mark_not_ready()
-            self._interactions.close_expired_wrap_ups(now)
+            if chores:
+                self._expire_offers(now)
+                self._mark_not_ready()
+                self._interactions.close_expired_wrap_ups(now)
             if self._brain is None or self._built_at is None or now - self._built_at >= self._resync:
                 decisions = self._rebuild(now)
             else:
@@ -136,7 +142,11 @@ class RouterService:
             return decisions
 
     def _expire_offers(self, now: dt.datetime) -> None:
-        expired = Offer.select().where(Offer.state == "pending", Offer.expires_at <= now)
+        expired = (
+            Offer.select(Offer, Interaction.id, Interaction.channel)
+            .join(Interaction)
+            .where(Offer.state == "pending", Offer.expires_at <= now)
+        )
         # Every round asks and most have nothing expired: no write lock (SQLite's BEGIN
         # IMMEDIATE) is taken for nothing; end_offer itself ends only a still pending offer.
         if not expired.exists():
@@ -144,7 +154,12 @@ class RouterService:
         events: list[Event] = []
         with self._store.atomic():
             for offer in expired:
-                events += end_offer(offer, now, "expired", "offer timed out")
+                # A call's offer ends when the agent's phone answers or gives up, which the voice
+                # controller reports (a phone nobody answers puts its agent on break). One that
+                # times out here is one the controller did not get to in time (overloaded, or
+                # not running): not the agent's miss, so no cascade of agents to "not-ready".
+                missed = offer.interaction.channel != VOICE
+                events += end_offer(offer, now, "expired", "offer timed out", missed=missed)
             self._notifier.publish(events)
 
     def _mark_not_ready(self) -> None:
@@ -248,15 +263,15 @@ class RouterService:
 
     def _apply(self, decisions: list[routing.Decision], now: dt.datetime) -> None:
         self._record_waiting([d for d in decisions if d.action == routing.WAIT], now)
-        events: list[Event] = []
         for decision in decisions:
+            # Each offer is published as soon as it is committed: its phone is dialled (the
+            # voice controller listens) before the round writes the next offers, not after all.
             if decision.action == routing.OFFER:
-                self._offer(decision, now)  # publishes its own events
+                self._offer(decision, now)  # published in its transaction, as it is committed
             elif decision.action == routing.OVERFLOW:
-                events += self._overflow(decision, now)
+                self._notifier.publish(self._overflow(decision, now))
             elif decision.action in (routing.TIMEOUT, routing.AFTER_HOURS):
                 self._time_out(decision, now)
-        self._notifier.publish(events)
 
     def _stale(self, decision: routing.Decision) -> None:
         """The store changed since the brain looked: re-read this item and these agents."""
