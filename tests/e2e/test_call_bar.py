@@ -155,7 +155,9 @@ def test_supervisor_sees_live_calls_and_listens_whispers_barges(voice, pages) ->
     summary = boss.locator("#overlay .call-summary")
     expect(summary.locator(".call-state")).to_have_text("ended")
     expect(summary.locator(".call-number")).to_contain_text("15550199")
-    expect(summary.locator("audio.call-recording")).to_have_attribute("src", f"/calls/{interaction_id}/recording")
+    expect(summary.locator("audio.call-recording")).to_have_attribute(
+        "src", f"/calls/{interaction_id}/recording"
+    )
     assert boss.evaluate("window.__pwned") is None
     anna.close()
 
