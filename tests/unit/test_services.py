@@ -36,6 +36,7 @@ from callyard.models import (
 from callyard.services import agents as agents_module
 from callyard.services.interactions import MAX_REPLY_BYTES
 from callyard.services.queues import QueueService
+from callyard.services.views import message_dict
 
 PASSWORD = "correct horse"
 
@@ -165,6 +166,17 @@ def test_ingest_dedupes_by_channel_and_external_id(services, published):
     other = ingest(services, n=1, channel="telegram", identity=("telegram", "42"))
     assert other.duplicate is False
     assert Message.select().count() == 2
+
+
+def test_ingest_hands_back_the_stored_message_as_a_read_would_find_it(services):
+    # The chat channel answers a visitor with this row instead of reading it again.
+    first = ingest(services, n=1)
+    again = ingest(services, n=1, body="hello (resent)")
+    for result in (first, again):
+        stored = Message.get_by_id(result.message_id)
+        assert result.message is not None
+        assert message_dict(result.message, attachments=[]) == message_dict(stored, attachments=[])
+    assert again.message.body == "hello"  # the resend is the row stored first
 
 
 def test_messages_without_external_id_are_never_deduplicated(services):
