@@ -75,18 +75,20 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
         emit(event.agent_id, "interaction", item(interaction, event.agent_id))
 
     def message_created(event: ev.MessageCreated) -> None:
-        # With its contact and queue in the same query: this runs for every message.
-        interaction = (
-            Interaction.select(Interaction, Contact, Queue)
+        # The message with its interaction, contact and queue in one query: this runs for
+        # every message.
+        message = (
+            Message.select(Message, Interaction, Contact, Queue)
+            .join(Interaction)
             .join(Contact)
             .switch(Interaction)
             .join(Queue, pw.JOIN.LEFT_OUTER)
-            .where(Interaction.id == event.interaction_id)
+            .where(Message.id == event.message_id)
             .get()
         )
+        interaction = message.interaction
         if interaction.agent_id is None or interaction.state == "offered":
             return
-        message = Message.get_by_id(event.message_id)
         delivery = services.outbox.status_of(message.id) if message.direction == "out" else None
         # One push carries the message and the interaction as the work list shows it now
         # (preview, unread count, SLA clock): half the pushes of sending them apart.

@@ -194,7 +194,8 @@ class ChatAdapter:
                     external_id=f"{visitor}:{parsed.client_id}",
                     max_bytes=self._config.max_message_bytes,
                 )
-                message = Message.get_by_id(result.message_id)
+                # The row ingest stored (or found, for a resend): no second read to answer.
+                message = result.message or Message.get_by_id(result.message_id)
                 return {
                     "ok": True,
                     # A visitor's chat message never has files (none are taken above), so

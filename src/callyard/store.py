@@ -10,9 +10,10 @@ from pathlib import Path
 
 import peewee as pw
 from playhouse.db_url import parse as parse_db_url
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import PooledSqliteDatabase
 
 from . import migrations, models
+from .db_pool import PostgresqlPool
 from .errors import ConfigError, Unavailable
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def open_database(url: str) -> pw.Database:
         return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, **POOL)
     if url.startswith(("postgresql://", "postgres://")):
         params = parse_db_url(url)
-        return PooledPostgresqlDatabase(params.pop("database"), **POOL, **params)
+        return PostgresqlPool(params.pop("database"), **POOL, **params)
     raise ConfigError(f"database.url: {url!r} is not supported; use sqlite:/// or postgresql://")
 
 

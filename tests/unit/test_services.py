@@ -33,6 +33,7 @@ from callyard.models import (
 )
 from callyard.services.interactions import MAX_REPLY_BYTES
 from callyard.services.queues import QueueService
+from callyard.services.views import message_dict
 
 PASSWORD = "correct horse"
 
@@ -168,6 +169,17 @@ def test_a_resend_after_its_conversation_closed_leaves_nothing_behind(services, 
     assert (Interaction.select().count(), StateChange.select().count(), Contact.select().count()) == counts
     assert Message.select().count() == 1
     assert published == []
+
+
+def test_ingest_hands_back_the_stored_message_as_a_read_would_find_it(services):
+    # The chat channel answers a visitor with this row instead of reading it again.
+    first = ingest(services, n=1)
+    again = ingest(services, n=1, body="hello (resent)")
+    for result in (first, again):
+        stored = Message.get_by_id(result.message_id)
+        assert result.message is not None
+        assert message_dict(result.message, attachments=[]) == message_dict(stored, attachments=[])
+    assert again.message.body == "hello"  # the resend is the row stored first
 
 
 def test_messages_without_external_id_are_never_deduplicated(services):

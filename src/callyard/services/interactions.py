@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import peewee as pw
@@ -67,6 +67,8 @@ class Ingested:
     duplicate: bool
     # True when this message opened a new interaction.
     new_interaction: bool = False
+    # The stored row, as committed: a channel that answers with the message needs no read.
+    message: Message | None = field(default=None, compare=False, repr=False)
 
 
 def check_body(body: str, max_bytes: int) -> str:
@@ -302,7 +304,9 @@ class InteractionService:
             if new_interaction and extra.routable and extra.acknowledge:
                 events += self._acknowledge(interaction, extra.acknowledge, now)
             self._notifier.publish(events)
-        return Ingested(interaction.id, message.id, duplicate=False, new_interaction=new_interaction)
+        return Ingested(
+            interaction.id, message.id, duplicate=False, new_interaction=new_interaction, message=message
+        )
 
     @staticmethod
     def _open(
@@ -380,7 +384,7 @@ class InteractionService:
         message = Message.get_or_none(Message.channel == channel, Message.external_id == external_id)
         if message is None:
             return None
-        return Ingested(message.interaction_id, message.id, duplicate=True)
+        return Ingested(message.interaction_id, message.id, duplicate=True, message=message)
 
     def customer_left(self, channel: str, thread_key: str) -> int | None:
         """The customer ended the conversation (closed the chat, hung up).

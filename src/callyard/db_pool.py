@@ -1,0 +1,51 @@
+"""Pooled PostgreSQL connections that are handed out without a round trip.
+
+peewee's PostgreSQL pool checks every connection it hands out with a ``SELECT 1``, and it does
+so holding the pool's locks: under gevent (psycopg2 made cooperative) that round trip yields
+with the locks held, so every borrow and every return in the process waited for it. At a
+couple of hundred socket events a second the borrows queued up behind each other and the
+pool ran dry with connections still waiting to be given back (issue 8's push benchmark).
+
+Here a connection that was given back a moment ago is handed out on what the driver already
+knows (closed, or its link in an unknown state); only one that sat in the pool for
+``PING_AFTER_SECONDS`` is checked on the server first, as a restarted database or a dropped
+link is likely then. A connection that died in between fails the one unit of work that uses
+it, which rolls back and is reported; the pool then discards it (peewee does not reuse a
+connection whose link is in an unknown state).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from playhouse.pool import PooledPostgresqlDatabase
+
+# A connection idle in the pool longer than this is checked with a round trip before use.
+PING_AFTER_SECONDS = 5.0
+
+
+class PostgresqlPool(PooledPostgresqlDatabase):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # When each connection was given back, by id(connection); read and written under the
+        # pool's lock (``_connect`` and ``_close`` hold it).
+        self._returned_at: dict[int, float] = {}
+        super().__init__(*args, **kwargs)
+
+    def _is_closed(self, conn: Any) -> bool:
+        returned = self._returned_at.pop(id(conn), None)
+        if conn.closed or self._adapter.txn_status(conn) == self._adapter.txn_unknown:
+            return True
+        if returned is not None and time.monotonic() - returned < PING_AFTER_SECONDS:
+            return False
+        return super()._is_closed(conn)
+
+    def _close(self, conn: Any, close_conn: bool = False) -> None:
+        with self._pool_lock:
+            super()._close(conn, close_conn)
+            if not close_conn and not conn.closed:
+                self._returned_at[id(conn)] = time.monotonic()
+
+    def _close_raw(self, conn: Any) -> None:
+        self._returned_at.pop(id(conn), None)
+        super()._close_raw(conn)

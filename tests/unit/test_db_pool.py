@@ -1,0 +1,101 @@
+"""The PostgreSQL pool hands out a connection that was just given back without a round trip
+(peewee's pool sent ``SELECT 1`` first, holding the pool's locks: every borrow in the process
+waited for it), and still replaces connections the server has dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import peewee as pw
+import psycopg2
+import psycopg2.extensions
+import pytest
+
+from callyard import db_pool
+from callyard.store import open_database
+
+# The SQLite pool checks a connection without a round trip already: PostgreSQL only.
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+SENT: list[str] = []
+
+
+class CountingCursor(psycopg2.extensions.cursor):
+    """Records every statement a connection of the pool sends."""
+
+    def execute(self, query, vars=None):  # noqa: ANN001, ANN201, A002 - psycopg2's signature
+        SENT.append(query if isinstance(query, str) else query.decode())
+        return super().execute(query, vars)
+
+
+@pytest.fixture
+def pool(db_url: str) -> Iterator[pw.Database]:
+    db = open_database(db_url)
+    db.connect_params["cursor_factory"] = CountingCursor
+    SENT.clear()
+    yield db
+    db.close_all()
+
+
+def backend_pid(db: pw.Database) -> int:
+    return db.connection().get_backend_pid()
+
+
+def terminate(db_url: str, pid: int) -> None:
+    """Drop a connection from the server's side, as a database restart does."""
+    admin = psycopg2.connect(db_url)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    finally:
+        admin.close()
+
+
+def test_a_connection_given_back_a_moment_ago_is_handed_out_without_a_round_trip(pool) -> None:  # noqa: ANN001
+    pool.connect()
+    first = backend_pid(pool)
+    pool.close()
+    SENT.clear()
+
+    pool.connect()
+    assert SENT == []  # nothing was sent to hand it out
+    assert backend_pid(pool) == first  # the same connection, reused
+    pool.close()
+
+
+def test_a_connection_idle_for_a_while_is_checked_and_replaced_when_the_server_dropped_it(
+    pool,
+    db_url,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    pool.connect()
+    dropped = backend_pid(pool)
+    pool.close()
+    terminate(db_url, dropped)
+    monkeypatch.setattr(db_pool, "PING_AFTER_SECONDS", 0.0)  # it has been idle "long enough"
+
+    pool.connect()
+    assert pool.execute_sql("SELECT 41 + 1").fetchone()[0] == 42
+    assert backend_pid(pool) != dropped
+    pool.close()
+
+
+def test_a_connection_dropped_right_after_it_was_given_back_fails_once_and_is_discarded(
+    pool,
+    db_url,  # noqa: ANN001
+) -> None:
+    pool.connect()
+    dropped = backend_pid(pool)
+    pool.close()
+    terminate(db_url, dropped)
+
+    pool.connect()
+    with pytest.raises((pw.OperationalError, pw.InterfaceError)):
+        pool.execute_sql("SELECT 1")
+    pool.close()
+
+    pool.connect()
+    assert pool.execute_sql("SELECT 41 + 1").fetchone()[0] == 42
+    assert backend_pid(pool) != dropped
+    pool.close()
