@@ -9,10 +9,9 @@ import email
 from email import policy
 
 import pytest
-from test_services import (  # noqa: F401 - cheap_password_hashing is an autouse fixture
+from test_services import (
     active_with,
     add_agent,
-    cheap_password_hashing,
     ingest,
 )
 
@@ -24,6 +23,8 @@ from callyard.services.compose import FileTooLarge, clean_subject, quote_of, re_
 from callyard.services.mail_html import InlineFile, with_inline_images
 from callyard.services.outbox import job_of
 from callyard.services.views import message_dict
+
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
 
 # -- pure: subject, quote --------------------------------------------------------------------
 

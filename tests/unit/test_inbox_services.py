@@ -10,10 +10,9 @@ import datetime as dt
 import threading
 
 import pytest
-from test_services import (  # noqa: F401 - cheap_password_hashing is an autouse fixture
+from test_services import (
     active_with,
     add_agent,
-    cheap_password_hashing,
     ingest,
     offered_to,
 )
@@ -37,6 +36,8 @@ from callyard.models import (
 from callyard.services.agent_events import AgentEventLog
 from callyard.services.library import fill_placeholders
 from callyard.services.views import interaction_dict
+
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
 
 
 @pytest.fixture
