@@ -16,9 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Hashable
-
-import gevent
-import gevent.event
+from typing import Any
 
 from callyard.events import Event
 
@@ -29,10 +27,17 @@ Handler = Callable[[Event], None]
 
 class PushQueue:
     def __init__(self) -> None:
+        # gevent is imported here, not with the module: only the core (a gevent process) makes a
+        # queue, and importing the web layer must not pull gevent into other processes (the
+        # browser tests' process must stay gevent-free).
+        import gevent
+        import gevent.event
+
+        self._gevent = gevent
         # key -> (handler, event), oldest first; a new event under a waiting key takes its place
         self._pending: dict[Hashable, tuple[Handler, Event]] = {}
         self._wake = gevent.event.Event()
-        self._worker: gevent.Greenlet | None = None
+        self._worker: Any = None  # the greenlet running the handlers
         self._unique = itertools.count()
 
     def defer(self, handler: Handler, key: Callable[[Event], Hashable] | None = None) -> Handler:
@@ -46,7 +51,7 @@ class PushQueue:
             self._pending[k] = (handler, event)
             self._wake.set()
             if self._worker is None or self._worker.dead:
-                self._worker = gevent.spawn(self._run)
+                self._worker = self._gevent.spawn(self._run)
 
         return put
 
@@ -74,4 +79,4 @@ class PushQueue:
                     log.exception(
                         "push %s failed on %s", getattr(handler, "__qualname__", handler), event.name
                     )
-                gevent.sleep(0)  # dialling and routing go first
+                self._gevent.sleep(0)  # dialling and routing go first

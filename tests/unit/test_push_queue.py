@@ -17,6 +17,15 @@ def test_pushes_run_in_order_and_waiting_ones_about_the_same_thing_are_made_once
     assert "pushes in order" in child.stdout
 
 
+def test_importing_the_web_layer_does_not_import_gevent() -> None:
+    # Only the core, a gevent process, makes a push queue; the browser tests' process imports
+    # the web layer's modules and must stay gevent-free.
+    code = "import sys, callyard.web, callyard.web.push_queue; print('gevent' in sys.modules)"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "False"
+
+
 def run_in_child() -> None:
     import gevent
 
