@@ -22,10 +22,14 @@ def test_a_reconnecting_tab_gets_exactly_what_it_missed_in_order(server):  # noq
     live = anna.events.wait("interaction", lambda i: i["state"] == "active")
     last_seen = live["seq"]
 
+    other_tab = AgentClient(server.url, "anna")  # stays connected: sees when the pushes are out
     anna.close()  # the websocket drops; the customer goes on writing
     for text in ("second", "third"):
         assert visitor.send(text)["ok"]
-    # The visitor's ack comes after the message is stored and its pushes are journalled.
+    # The visitor's ack comes once the message is stored; its pushes are journalled just after
+    # (from the push queue, in order): the other tab has them once both are.
+    other_tab.events.wait("message", lambda m: m["body"] == "third")
+    other_tab.close()
 
     anna.reconnect(since=last_seen)
     caught = anna.events.wait("catch_up")
