@@ -46,7 +46,12 @@ def test_an_endpoint_failing_in_a_row_is_disabled_and_its_waiting_deliveries_fai
     told: list[ev.Event] = []
     services.bus.subscribe(told.append, ev.WebhookDisabled)
     hooks = WebhookService(
-        services.store, Notifier(services.bus), clock, services.outbox, timeout_seconds=2, disable_after=2
+        services.store,
+        Notifier(services.bus, services.store),
+        clock,
+        services.outbox,
+        timeout_seconds=2,
+        disable_after=2,
     )
     with receiving(statuses=[500] * 10) as endpoint:
         sub = hooks.subscribe(endpoint.url, ["interaction.created"])

@@ -24,7 +24,7 @@ Writer = Callable[[list[Event]], None]
 
 
 class Notifier:
-    def __init__(self, bus: Bus, store: Store | None = None) -> None:
+    def __init__(self, bus: Bus, store: Store) -> None:
         self._bus = bus
         self._store = store
         self._writers: list[Writer] = []
@@ -32,8 +32,6 @@ class Notifier:
     def add_writer(self, writer: Writer) -> None:
         """``writer`` gets every published batch inside the transaction that made the change; if
         it fails there, the change is rolled back with it."""
-        if self._store is None:
-            raise RuntimeError("a Notifier without a store cannot have writers")
         self._writers.append(writer)
 
     def publish(self, events: Iterable[Event]) -> None:
@@ -41,12 +39,12 @@ class Notifier:
         if not events:
             return
         store = self._store
-        if store is not None and store.in_transaction():
+        if store.in_transaction():
             for writer in self._writers:
                 writer(events)
             store.after_commit(lambda: self._bus.publish(events))
             return
-        if store is not None and self._writers:
+        if self._writers:
             self._write_alone(store, events)
         self._bus.publish(events)
 

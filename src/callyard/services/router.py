@@ -267,7 +267,7 @@ class RouterService:
             # Each offer is published as soon as it is committed: its phone is dialled (the
             # voice controller listens) before the round writes the next offers, not after all.
             if decision.action == routing.OFFER:
-                self._offer(decision, now)  # published in its transaction, as it is committed
+                self._offer(decision, now)
             elif decision.action == routing.OVERFLOW:
                 self._notifier.publish(self._overflow(decision, now))
             elif decision.action in (routing.TIMEOUT, routing.AFTER_HOURS):
@@ -278,7 +278,8 @@ class RouterService:
         self._dirty_items.add(decision.item_id)
         self._dirty_agents.update(decision.agent_ids)
 
-    def _offer(self, decision: routing.Decision, now: dt.datetime) -> list[Event]:
+    def _offer(self, decision: routing.Decision, now: dt.datetime) -> None:
+        """Offer the item as decided, and publish the offers in the same transaction."""
         events: list[Event] = []
         strategy = routing.STRATEGIES[decision.strategy]
         alone = len(decision.agent_ids) == 1 and strategy.offers == "one"
@@ -300,7 +301,7 @@ class RouterService:
             )
             if row is None or row.queue.name != decision.queue or ready != len(decision.agent_ids):
                 self._stale(decision)
-                return []
+                return
             if row.state == QUEUED:
                 offered = (
                     Interaction.update(
@@ -311,7 +312,7 @@ class RouterService:
                 )
                 if not offered:
                     self._stale(decision)
-                    return []
+                    return
                 StateChange.create(
                     interaction=row.id,
                     from_state=QUEUED,
@@ -321,7 +322,7 @@ class RouterService:
                 )
             elif not (row.state == OFFERED and strategy.offers == "progressive"):
                 self._stale(decision)
-                return []
+                return
             for agent_id in decision.agent_ids:
                 offer = Offer.create(
                     interaction=row.id,
@@ -335,7 +336,6 @@ class RouterService:
                 Queue.update(rr_position=decision.rr_position).where(Queue.id == row.queue_id).execute()
             self._record(decision, now)
             self._notifier.publish(events)  # in the offer's transaction: webhooks' deliveries with it
-        return events
 
     def _overflow(self, decision: routing.Decision, now: dt.datetime) -> list[Event]:
         with self._store.atomic():
