@@ -21,6 +21,7 @@ from flask_socketio import SocketIO
 from callyard import events as ev
 from callyard.errors import Forbidden
 from callyard.models import Agent, CallRecord
+from callyard.prepared import Prepared
 from callyard.services import Services
 from callyard.services.access import MANAGERS, is_manager
 from callyard.services.calls import OPEN_CALL_STATES
@@ -34,11 +35,14 @@ Ack = dict[str, Any]
 On = Callable[[str], Callable[[Callable[[Agent, Any], Ack]], Any]]
 
 
+# Who watches every call, read for each call push: its SQL built once.
+_MANAGERS = Prepared(
+    lambda: Agent.select(Agent.id).where(Agent.role.in_(MANAGERS), Agent.enabled == True),  # noqa: E712
+)
+
+
 def managers() -> list[int]:
-    return [
-        a.id
-        for a in Agent.select(Agent.id).where(Agent.role.in_(MANAGERS), Agent.enabled == True)  # noqa: E712
-    ]
+    return [a.id for a in _MANAGERS.all()]
 
 
 def not_ready_notice(agent: Agent, missed: int) -> dict[str, Any]:

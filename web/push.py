@@ -13,7 +13,8 @@ import peewee as pw
 from flask_socketio import SocketIO
 
 from callyard import events as ev
-from callyard.models import Agent, Contact, Interaction, Message, Offer, Queue
+from callyard.models import Agent, Attachment, Contact, Interaction, Message, Offer, Queue
+from callyard.prepared import Prepared, slot
 from callyard.services import Services
 from callyard.services.views import agent_dict, message_dict
 
@@ -23,9 +24,34 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "/agent"
 
+# The message with its interaction, contact and queue, and whether it has files, in one query
+# whose SQL is built once (see callyard.prepared): this runs for every message.
+_MESSAGE = Prepared(
+    lambda: (
+        Message.select(
+            Message,
+            Interaction,
+            Contact,
+            Queue,
+            pw.fn.EXISTS(Attachment.select(Attachment.id).where(Attachment.message == Message.id)).alias(
+                "has_files"
+            ),
+        )
+        .join(Interaction)
+        .join(Contact)
+        .switch(Interaction)
+        .join(Queue, pw.JOIN.LEFT_OUTER)
+        .where(Message.id == slot("id"))
+    )
+)
+
 
 def room(agent_id: int) -> str:
     return f"agent:{agent_id}"
+
+
+# Read for every offer (each call has one): its SQL built once.
+_OFFER = Prepared(lambda: Offer.select().where(Offer.id == slot("offer_id")).limit(1))
 
 
 def disconnect_agent(socketio: SocketIO, agent_id: int) -> None:
@@ -56,7 +82,9 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
     load = services.inbox.interaction
 
     def offered(event: ev.InteractionOffered) -> None:
-        offer = Offer.get_by_id(event.offer_id)
+        offer = _OFFER.first(offer_id=event.offer_id)
+        if offer is None:
+            raise Offer.DoesNotExist(event.offer_id)
         emit(event.agent_id, "offer", item(load(offer.interaction_id), event.agent_id, offer))
 
     def withdrawn(event: ev.OfferWithdrawn) -> None:
@@ -75,24 +103,16 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
         emit(event.agent_id, "interaction", item(interaction, event.agent_id))
 
     def message_created(event: ev.MessageCreated) -> None:
-        # The message with its interaction, contact and queue in one query: this runs for
-        # every message.
-        message = (
-            Message.select(Message, Interaction, Contact, Queue)
-            .join(Interaction)
-            .join(Contact)
-            .switch(Interaction)
-            .join(Queue, pw.JOIN.LEFT_OUTER)
-            .where(Message.id == event.message_id)
-            .get()
-        )
+        message = _MESSAGE.first(id=event.message_id)
+        if message is None:
+            raise Message.DoesNotExist(event.message_id)
         interaction = message.interaction
         if interaction.agent_id is None or interaction.state == "offered":
             return
         delivery = services.outbox.status_of(message.id) if message.direction == "out" else None
         # One push carries the message and the interaction as the work list shows it now
         # (preview, unread count, SLA clock): half the pushes of sending them apart.
-        data = message_dict(message, delivery)
+        data = message_dict(message, delivery, attachments=None if message.has_files else [])
         data["interaction"] = item(interaction, interaction.agent_id)
         emit(interaction.agent_id, "message", data)
 

@@ -102,7 +102,11 @@ class ChatAdapter:
         if csrf is not None:
             csrf.exempt(file)  # the visitor's token is the credential, not a session cookie
         socketio.on_event("connect", self._connect, namespace=NAMESPACE)
-        socketio.on_event("message", self._message, namespace=NAMESPACE)
+        # A visitor's message is the one event of every chat message: it goes to python-socketio
+        # straight, without the Flask request context (URL matching, the session cookie) that
+        # Flask-SocketIO makes for each event and that the widget, whose token is its
+        # credential, never uses.
+        socketio.server.on("message", self._raw_message, namespace=NAMESPACE)
         socketio.on_event("leave", self._leave, namespace=NAMESPACE)
         socketio.on_event("typing", self._typing, namespace=NAMESPACE)
 
@@ -176,9 +180,12 @@ class ChatAdapter:
             "session", {"token": token, "history": history}, to=request.sid, namespace=NAMESPACE
         )
 
-    def _message(self, data: Any = None) -> dict[str, Any]:
+    def _raw_message(self, sid: str, data: Any = None) -> dict[str, Any]:
+        environ = self._socketio.server.get_environ(sid, namespace=NAMESPACE) if self._socketio else None
+        return self._message((environ or {}).get("callyard.visitor"), data)
+
+    def _message(self, visitor: str | None, data: Any = None) -> dict[str, Any]:
         """Store a visitor's message; the ack is the widget's receipt that it is safe."""
-        visitor = request.environ.get("callyard.visitor")
         if not visitor:
             return {"ok": False, "error": {"error_id": "no-session", "message": "reconnect to the chat"}}
         try:

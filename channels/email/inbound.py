@@ -9,12 +9,13 @@ Only the limits (attachments, their sizes) refuse a message.
 from __future__ import annotations
 
 import email
+import functools
 import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
 from email import policy
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from typing import Any
 
@@ -49,7 +50,32 @@ class _Registry(HeaderRegistry):
         return made
 
 
-POLICY = policy.default.clone(header_factory=_Registry())
+# Longer header values are parsed on every read, never kept (a long References list is rare
+# and read once).
+_CACHED_HEADER_CHARS = 1000
+
+
+class _Policy(policy.EmailPolicy):
+    """``policy.default``, reading each (name, value) once: the standard policy parses a header
+    again on every ``msg.get`` (``get_content_type``, ``get_content_disposition``,
+    ``get_filename`` and ``get_content_charset`` each read Content-Type or
+    Content-Disposition, several times per part), and that parser was a fifth of the
+    gateway's CPU per message. A parsed header is a string that nobody changes; the same
+    (name, value) gives an equal header, so it can be shared between reads and messages."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name") or len(value) > _CACHED_HEADER_CHARS:
+            return super().header_fetch_parse(name, value)
+        return _parsed_header(self, name, value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_header(owner: _Policy, name: str, value: str) -> BaseHeader:
+    # lru_cache is thread-safe: large messages are parsed in worker threads.
+    return policy.EmailPolicy.header_fetch_parse(owner, name, value)
+
+
+POLICY = _Policy(header_factory=_Registry())
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,10 @@ from gevent.server import StreamServer
 from callyard import events as ev
 from callyard.config import VoiceConfig
 from callyard.errors import CallyardError, Conflict
-from callyard.models import ACTIVE, Agent, CallRecord, Interaction
+from callyard.models import ACTIVE, Agent, CallRecord
+from callyard.prepared import Prepared, slot
 from callyard.services import Services
+from callyard.services.calls import call_record, interaction_of
 
 from .errors import FreeSwitchUnreachable
 from .esl import CallSession
@@ -41,6 +43,10 @@ UNREACHED = {
     "USER_BUSY": "phone busy",
     "CALL_REJECTED": "call declined",
 }
+
+
+# Read for every agent's phone dialled: its SQL built once.
+_AGENT_BY_ID = Prepared(lambda: Agent.select().where(Agent.id == slot("agent_id")).limit(1))
 
 
 def default_dial_string(agent: Agent) -> str:
@@ -83,6 +89,10 @@ class VoiceController:
         self._busy: set[str] = set()
         # Why Callyard itself ended a call (the agent's hangup button), for the call record.
         self.ending: dict[str, str] = {}
+        # Calls whose recording a queue that does not record stopped; it resumes, appended to the
+        # same file, if the call moves on to a queue that records. (A restart forgets this: the
+        # recording then stays stopped, which errs on the side of not recording.)
+        self.paused_recordings: set[str] = set()
         self.address: tuple[str, int] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -98,6 +108,8 @@ class VoiceController:
         bus.subscribe(self._guarded(self._on_offer), ev.InteractionOffered, first=True)
         bus.subscribe(self._guarded(self._on_closed), ev.InteractionClosed)
         bus.subscribe(self._guarded(self._on_timed_out), ev.InteractionTimedOut)
+        if self.queue_record:
+            bus.subscribe(self._guarded(self._on_overflowed), ev.InteractionOverflowed)
         log.info("voice: FreeSWITCH calls on %s:%s", *self.address)
 
     def stop(self) -> None:
@@ -155,7 +167,7 @@ class VoiceController:
     def link_of(self, uuid: str) -> NodeLink:
         """The connection to the node the call ``uuid`` is on."""
         with self.db():
-            record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+            record = call_record(uuid)
         return self.link(record.node if record is not None else None)
 
     # -- calls coming in -------------------------------------------------------------------
@@ -184,24 +196,43 @@ class VoiceController:
         return self.config.record and not self.queue_record
 
     def record_in_queue(self, uuid: str, queue: str) -> None:
-        """The call reached ``queue``: with per-queue recording, start recording it now if that
-        queue records (and it is not recorded yet). The recording is linked as from the answer."""
-        if not self.queue_record or not self.queue_record.get(queue, self.config.record):
+        """The call reached ``queue`` (from the menu, a transfer or an overflow): with per-queue
+        recording, the recording follows that queue's setting. A queue that records starts it, or
+        resumes it into the same file; one that does not stops it, so a queue that must never be
+        recorded (card payments, say) is not, whatever queue the call came from."""
+        if not self.queue_record:
             return
+        wants = self.queue_record.get(queue, self.config.record)
         with self.db():
-            record = CallRecord.get_or_none(CallRecord.uuid == uuid)
-            if record is None or record.recording or record.state == "ended":
+            record = call_record(uuid)
+            if record is None or record.state == "ended":
                 return
-        path = recording_path(self.recordings, uuid)
+        recording = bool(record.recording) and uuid not in self.paused_recordings
+        if wants == recording:
+            return
+        link = self.link(record.node)
+        path = record.recording or recording_path(self.recordings, uuid)
         try:
-            result = self.link(record.node).api(f"uuid_record {uuid} start {path}")
+            if not wants:
+                result = link.api(f"uuid_record {uuid} stop {path}")
+            elif record.recording:  # paused earlier: go on in the same file
+                link.api(f"uuid_setvar {uuid} RECORD_APPEND true")
+                result = link.api(f"uuid_record {uuid} start {path}")
+            else:
+                result = link.api(f"uuid_record {uuid} start {path}")
         except FreeSwitchUnreachable as exc:
-            log.warning("voice: call %s not recorded in queue %s: %s", uuid, queue, exc.message)
+            log.warning("voice: recording of call %s not changed for queue %s: %s", uuid, queue, exc.message)
             return
         if not result.startswith("+OK"):
-            log.warning("voice: recording call %s in queue %s failed: %s", uuid, queue, result.strip())
+            log.warning("voice: recording of call %s for queue %s failed: %s", uuid, queue, result.strip())
             return
-        self.recorded(uuid, path)
+        if not wants:
+            self.paused_recordings.add(uuid)
+            log.info("voice: recording of call %s stopped: queue %s does not record", uuid, queue)
+        elif record.recording:
+            self.paused_recordings.discard(uuid)
+        else:
+            self.recorded(uuid, path)
 
     def recorded(self, uuid: str, path: str) -> None:
         with self.db():
@@ -222,14 +253,14 @@ class VoiceController:
         while True:
             gevent.sleep(self.config.announce_seconds)
             with self.services.store.connection():
-                record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+                record = call_record(uuid)
                 if record is None or record.state != "queued":
                     return
                 calls = self.services.calls
                 position = calls.position(uuid)
                 wait = None
                 if self.config.wait_prompt:
-                    queue_id = Interaction.get_by_id(record.interaction_id).queue_id
+                    queue_id = interaction_of(record.interaction_id).queue_id
                     wait = estimated_wait_seconds(
                         position,
                         calls.recent_handle_seconds(queue_id),
@@ -342,14 +373,20 @@ class VoiceController:
         with self.db():
             record = record or calls.get(caller_uuid)
             callback = record.state == "callback"
-            agent = Agent.get_by_id(agent_id)
+            agent = _AGENT_BY_ID.first(agent_id=agent_id)
+            if agent is None:
+                raise Agent.DoesNotExist(agent_id)
             try:
                 link = self.link(record.node)  # the agent's leg on the caller's node, to bridge
             except FreeSwitchUnreachable:
                 ignore_conflict(interactions.reject, agent_id, interaction_id)
                 raise
             agent_uuid = str(uuidlib.uuid4())
-            calls.ringing(caller_uuid, agent_id, agent_uuid, announce=False)
+            if not calls.ringing(caller_uuid, agent_id, agent_uuid, announce=False):
+                # The offer timed out (or the caller left) before this dial got its turn: the
+                # router has moved on, so this agent's phone must not ring for it.
+                log.info("voice: offer of call %s to %s ended before the dial", caller_uuid, agent.login)
+                return
         self.agent_legs[agent_uuid] = caller_uuid
         # The inbox hears of the ringing from a greenlet of its own, which starts once the
         # originate below is out and this one waits for the phone: the caller is not kept
@@ -382,7 +419,7 @@ class VoiceController:
             try:
                 interactions.accept(agent_id, interaction_id)
             except Conflict:
-                interaction = Interaction.get_by_id(interaction_id)
+                interaction = interaction_of(interaction_id)
                 if not (interaction.state == ACTIVE and interaction.agent_id == agent_id):
                     # The caller left or the offer moved on while the phone rang.
                     self.agent_legs.pop(agent_uuid, None)
@@ -454,6 +491,12 @@ class VoiceController:
         with self.db():
             self.services.calls.announce(uuid)
 
+    def _on_overflowed(self, event: ev.InteractionOverflowed) -> None:
+        with self.db():
+            record = self.services.calls.of_interaction(event.interaction_id)
+        if record is not None:
+            self.spawn(self.record_in_queue, record.uuid, event.to_queue)
+
     def _on_closed(self, event: ev.InteractionClosed) -> None:
         with self.db():
             self.services.calls.wrapped_up(event.interaction_id)
@@ -467,7 +510,7 @@ class VoiceController:
             if name == "CHANNEL_HANGUP_COMPLETE":
                 self._leg_gone(link, uuid, headers.get("Hangup-Cause", "").split("\n")[0])
             elif name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
-                if CallRecord.get_or_none(CallRecord.uuid == uuid) is not None:
+                if call_record(uuid) is not None:
                     self.services.calls.hold(uuid, name == "CHANNEL_HOLD")
             elif name == "DTMF":
                 self._key_pressed(uuid, headers.get("DTMF-Digit", ""))
@@ -483,18 +526,20 @@ class VoiceController:
         key = self.config.callback_key
         if not key or digit != key or uuid in self._busy:
             return
-        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        record = call_record(uuid)
         if record is not None and record.state == "queued":
             log.info("voice: caller %s pressed %s in the queue: callback", uuid, digit)
             self.spawn(self.request_callback, uuid)
 
     def _leg_gone(self, link: NodeLink, uuid: str, cause: str) -> None:
         calls = self.services.calls
+        self.paused_recordings.discard(uuid)
         session = self._sessions.pop(uuid, None)
         if session is not None:
             session.close()
         caller_uuid = self.agent_legs.pop(uuid, None)
-        if caller_uuid is None and CallRecord.get_or_none(CallRecord.uuid == uuid) is None:
+        own = call_record(uuid) if caller_uuid is None else None  # a caller's leg has a record
+        if caller_uuid is None and own is None:
             # An agent's phone that hung up before a new process (or connection) mapped its leg
             # again: the call record knows it, so the call does not stay "talking" for ever.
             talking = CallRecord.get_or_none(
@@ -503,7 +548,7 @@ class VoiceController:
             caller_uuid = talking.uuid if talking is not None else None
         if caller_uuid is not None:
             # The agent's leg ended: while talking, that ends the call for the caller too.
-            record = CallRecord.get_or_none(CallRecord.uuid == caller_uuid)
+            record = call_record(caller_uuid)
             if record is not None and record.state == "talking" and record.agent_uuid == uuid:
                 if caller_uuid in self.transferring:
                     return
@@ -511,7 +556,7 @@ class VoiceController:
                 reason = self.ending.pop(caller_uuid, None) or f"agent hung up ({cause or 'NORMAL_CLEARING'})"
                 calls.ended(caller_uuid, reason)
             return
-        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        record = own
         if record is None or record.state == "ended":
             return
         reason = self.ending.pop(uuid, None) or _why(record, cause)

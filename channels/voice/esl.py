@@ -75,26 +75,35 @@ class _Hardened:
                 sock_file.close()
 
     def send(self, data: str) -> Any:
+        return self.send_many([data])[0]
+
+    def send_many(self, commands: list[str]) -> list[Any]:
+        """Send ``commands`` in one write and wait for their replies, in order. The event socket
+        reads commands one after another and answers each in turn, so a call's setup (resume,
+        myevents, filter) costs one round trip instead of three."""
         if not self.connected:
             raise NotConnectedError("not connected to FreeSWITCH")
-        result = gevent.event.AsyncResult()
+        results = [gevent.event.AsyncResult() for _ in commands]
         with self._send_lock:
-            self._commands_sent.append(result)
+            self._commands_sent.extend(results)
             try:
-                self.sock.sendall((data + "\n\n").encode("utf-8"))
+                self.sock.sendall("".join(data + "\n\n" for data in commands).encode("utf-8"))
             except OSError as exc:
                 self.fail()
                 raise NotConnectedError(f"sending to FreeSWITCH failed: {exc}") from None
-        try:
-            return result.get(timeout=self.command_timeout)
-        except gevent.Timeout:
+        replies = []
+        with gevent.Timeout(self.command_timeout, False):
+            for result in results:
+                replies.append(result.get())
+        if len(replies) < len(results):
             log.warning(
                 "FreeSWITCH did not answer %r in %.1f s; dropping the connection",
-                data.split("\n")[0],
+                commands[len(replies)].split("\n")[0],
                 self.command_timeout,
             )
             self.fail()
-            raise NotConnectedError("FreeSWITCH did not answer in time") from None
+            raise NotConnectedError("FreeSWITCH did not answer in time")
+        return replies
 
     @property
     def alive(self) -> bool:

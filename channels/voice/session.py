@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gevent
+import gevent.event
 
 from callyard.config import VoiceConfig
 from callyard.errors import CallyardError
@@ -51,12 +52,10 @@ class CallerFlow:
                 session.send("sendmsg\ncall-command: hangup\nhangup-cause: CALL_REJECTED")
                 return
             self.uuid = uuid
-            # Keep the call when this socket goes (a restart): the dialplan parks it.
-            session.send("resume")
-            session.send("myevents")
-            # Only the completions the menu waits for: a call's other events (thirty-odd
-            # kilobytes of headers) come over the node's inbound connection already.
-            session.send("filter Event-Name CHANNEL_EXECUTE_COMPLETE")
+            # Keep the call when this socket goes (a restart): the dialplan parks it. Only the
+            # completions the menu waits for: a call's other events (thirty-odd kilobytes of
+            # headers) come over the node's inbound connection already. One write, one wait.
+            session.send_many(["resume", "myevents", "filter Event-Name CHANNEL_EXECUTE_COMPLETE"])
             # The node the call is on (its Core-UUID): the call's commands go there.
             node = (session.session_data or {}).get("Core-UUID") or None
             record = self._ctl.entered(uuid, number, name, node)  # committed before the answer
@@ -65,11 +64,12 @@ class CallerFlow:
                 return
             if record.state != "ivr":
                 return  # a call we know already (the socket came back): nothing to redo
-            self._execute("set", "park_after_bridge=true")
             # FreeSWITCH's playback stops on "*" by default: a key pressed in the queue (the
-            # callback key) must not silence the hold music; the controller reacts to it.
-            self._execute("set", "playback_terminators=none")
-            self._execute("answer", block=True)
+            # callback key) must not silence the hold music; the controller reacts to it. The
+            # channel runs the applications in the order sent: one write for the three.
+            self._execute_many(
+                [("set", "park_after_bridge=true"), ("set", "playback_terminators=none")], then="answer"
+            )
             if self._ctl.record_on_answer:
                 path = recording_path(self._ctl.recordings, uuid)
                 self._execute("record_session", path)
@@ -108,6 +108,18 @@ class CallerFlow:
         timeout = self._config.command_timeout + self._config.timeout_ms / 1000 * (self._config.tries + 1)
         return self._session.call_command(app, arg or None, block=block, response_timeout=timeout)
 
+    def _execute_many(self, apps: list[tuple[str, str]], then: str) -> Any:
+        """Queue ``apps`` and then ``then`` on the channel in one write; wait for ``then`` to
+        complete (as ``_execute(then, block=True)``)."""
+        session = self._session
+        if session._lingering:  # noqa: SLF001 - greenswitch's own flag: the caller hung up
+            raise SessionGone()
+        done = gevent.event.AsyncResult()
+        session.register_expected_event("CHANNEL_EXECUTE_COMPLETE", "current_application", then, done)
+        session.send_many([_sendmsg(app, arg) for app, arg in [*apps, (then, "")]])
+        timeout = self._config.command_timeout + self._config.timeout_ms / 1000 * (self._config.tries + 1)
+        return done.get(block=True, timeout=timeout)
+
     def _menus(self) -> MenuWalk:
         walk = MenuWalk(self._config)
         while (step := walk.step()) is not None:
@@ -134,3 +146,9 @@ class CallerFlow:
             # The variable stays on the channel: clear it for the next menu.
             self._execute("unset", CHOICE_VAR)
         return walk
+
+
+def _sendmsg(app: str, arg: str = "") -> str:
+    """greenswitch's ``call_command`` message: run ``app`` on this socket's channel."""
+    command = f"sendmsg\ncall-command: execute\nexecute-app-name: {app}"
+    return f"{command}\nexecute-app-arg: {arg}" if arg else command

@@ -68,6 +68,10 @@ class RoutingConfig:
     # Seconds between full rebuilds of the router's index from the store (between them, only
     # what events changed is re-read); picks up changes made by other processes, like the CLI.
     resync_seconds: float = 60.0
+    # Rounds woken in a burst (many emails at once) are at least this far apart, so one round
+    # routes many arrivals instead of a round for each: each round costs the same queries
+    # however much it routes. A wake after a quiet moment routes at once. 0: never wait.
+    gather_seconds: float = 0.02
 
 
 @dataclass
@@ -577,6 +581,8 @@ def validate_routing(config: Config) -> None:
         raise ConfigError("routing.max_no_answer: must be 0 (never) or more")
     if config.routing.resync_seconds <= 0:
         raise ConfigError("routing.resync_seconds: must be above 0")
+    if not 0 <= config.routing.gather_seconds <= 1:
+        raise ConfigError("routing.gather_seconds: must be 0-1 (seconds a woken round waits for more)")
     for channel, blocked in config.routing.blocks.items():
         for name in (channel, *blocked):
             if name not in CHANNELS:

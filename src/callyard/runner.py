@@ -58,11 +58,23 @@ def load_adapters(config: Config, services: Services) -> list[Any]:
     return adapters
 
 
-def loop(name: str, work: Callable[[], None], wake: threading.Event, every: float) -> None:
-    """Run ``work`` when woken or every ``every`` seconds; a failure is logged, never fatal."""
+def loop(
+    name: str, work: Callable[[], None], wake: threading.Event, every: float, gather: float = 0.0
+) -> None:
+    """Run ``work`` when woken or every ``every`` seconds; a failure is logged, never fatal.
+
+    Runs woken in a burst are ``gather`` seconds apart at least: a wake that comes sooner after
+    the last run waits out the rest, and what wakes the loop meanwhile is done by the same run
+    (the wake is cleared only after the wait, so nothing set is missed). A wake after a quiet
+    moment runs at once: one call entering a queue is routed without waiting for company."""
+    last_run = -float("inf")
     while True:
-        wake.wait(timeout=every)
+        if wake.wait(timeout=every) and gather:
+            pause = gather - (time.monotonic() - last_run)
+            if pause > 0:
+                gevent.sleep(pause)
         wake.clear()
+        last_run = time.monotonic()
         try:
             work()
         except Exception:
@@ -114,7 +126,14 @@ class Core:
         )
         services.bus.subscribe(lambda _e: wake_outbox.set(), ev.OutboxItemAdded)
         self._greenlets = [
-            gevent.spawn(loop, "router", self._route, wake_router, self.config.routing.tick_seconds),
+            gevent.spawn(
+                loop,
+                "router",
+                self._route,
+                wake_router,
+                self.config.routing.tick_seconds,
+                self.config.routing.gather_seconds,
+            ),
             gevent.spawn(loop, "outbox", self._dispatch, wake_outbox, 1.0),
         ]
         self._start_hooks()

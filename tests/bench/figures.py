@@ -34,7 +34,9 @@ def statements(output: list[str]) -> dict[str, int]:
     for line in list(output):
         _, marker, rest = line.partition(" DEBUG peewee: (")
         if marker:
-            word = re.match(r"['\"]?([A-Za-z]*)", rest).group(1).upper() or "?"  # type: ignore[union-attr]
+            # The PostgreSQL pool sends a transaction's BEGIN with its first statement
+            # ("BEGIN; SELECT ..."): one round trip, counted as the statement it carries.
+            word = re.match(r"['\"]?(?:BEGIN; )?([A-Za-z]*)", rest).group(1).upper() or "?"  # type: ignore[union-attr]
             counts[word] = counts.get(word, 0) + 1
     return counts
 
@@ -47,3 +49,14 @@ def per_message(name: str, output: list[str], messages: int) -> None:
     total = sum(counts.values())
     parts = ", ".join(f"{k} {v / messages:.1f}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
     print(f"BENCH {name}: {total / messages:.1f} SQL statements per message ({parts})")
+    dump = os.environ.get("CALLYARD_BENCH_SQL_DUMP")
+    if dump:  # which statements, most frequent first: where to cut
+        texts: dict[str, int] = {}
+        for line in list(output):
+            _, marker, rest = line.partition(" DEBUG peewee: (")
+            if marker:
+                sql = re.sub(r"', \[.*$|', \(.*$", "", rest).strip("'\"")
+                texts[sql] = texts.get(sql, 0) + 1
+        with open(dump, "w") as f:
+            for sql, n in sorted(texts.items(), key=lambda kv: -kv[1]):
+                f.write(f"{n / messages:7.2f} {sql}\n")

@@ -425,9 +425,18 @@ def test_contact_card_history_notes_and_merge(team, kernel, browsers) -> None:  
     offer.click()
     expect(card.locator(".identities")).to_contain_text("chat_visitor")
     offer.locator("button.accept").click()
+    # The chat open, its card shown: the card the merge starts from is the chat visitor's.
+    expect(anna.locator("#conversation .conv-meta")).to_contain_text("active")
+    expect(anna.locator("#conversation .msg-body")).to_contain_text(["Hi, Kim again, from the website"])
+    expect(card.locator(".identities")).to_contain_text("chat_visitor")
     expect(card.locator(".history .history-item")).to_have_count(1)
     card.locator(".merge-box summary").click()
+    card.locator(".merge-query").fill("k")  # refused: the reason, not "nobody found"
+    card.locator(".merge-query").press("Enter")
+    expect(anna.locator("#toast")).to_contain_text("type at least 2 characters")
+    expect(card.locator(".merge-results li")).to_have_count(0)
     card.locator(".merge-query").fill("kim@")
+    expect(card.locator(".merge-query")).to_have_value("kim@")
     card.locator(".merge-query").press("Enter")
     expect(card.locator(".merge-results li")).to_contain_text(["Kim Lee"])
     anna.once("dialog", lambda dialog: dialog.accept())

@@ -340,3 +340,36 @@ def test_outbound_session_frames_match_the_transcript() -> None:
         ]
         assert frames[-1].body.decode() == GOODBYE
         assert r.closed()
+
+
+def test_outbound_sockets_hear_their_own_call_or_every_call_as_subscribed() -> None:
+    """myevents: the socket's own channel only; `event plain ...` without it: every channel's
+    (as FreeSWITCH does). Commands written together are answered in order."""
+    ctl = FakeController()
+    with FreeSwitchSim(outbound=("127.0.0.1", ctl.port)) as sim, contextlib.closing(ctl):
+        sim.call(Caller(number="5551001"))
+        mine = ctl.accept()
+        sim.call(Caller(number="5551002"))
+        everyone = ctl.accept()
+        # Pipelined, as the controller sends a call's setup: one write, replies in order.
+        mine.sock.sendall(b"connect\n\nmyevents\n\nfilter Event-Name CHANNEL_EXECUTE_COMPLETE\n\n")
+        own_uuid = mine.frame().get("Unique-ID")
+        assert [mine.frame().get("Reply-Text") for _ in range(2)] == [
+            "+OK Events Enabled",
+            "+OK filter added. [Event-Name]=[CHANNEL_EXECUTE_COMPLETE]",
+        ]
+        everyone.send("connect")
+        other_uuid = everyone.frame().get("Unique-ID")
+        everyone.send("event plain CHANNEL_EXECUTE_COMPLETE")
+        assert everyone.frame().get("Reply-Text") == "+OK event listener enabled plain"
+        mine.send("sendmsg\ncall-command: execute\nexecute-app-name: answer")
+        assert mine.frame().get("Reply-Text") == "+OK"
+        everyone.until(lambda f: ("Unique-ID", own_uuid) in f.event_headers())  # the other call's
+        mine.send(f"api uuid_kill {other_uuid}")
+        frames = mine.until(lambda f: f.content_type == "api/response")
+        mine.send(f"api uuid_kill {own_uuid}")
+        frames += mine.until(lambda f: f.content_type == "text/disconnect-notice")
+        ids = {
+            dict(f.event_headers()).get("Unique-ID") for f in frames if f.content_type == "text/event-plain"
+        }
+        assert ids == {own_uuid}  # never the other call's

@@ -258,6 +258,7 @@ def test_bad_database_url(tmp_path, url):
         ('log_level = "loud"\n', "log_level"),
         ("[routing]\noffer_timeout = 0\n", "routing.offer_timeout"),
         ("[routing]\ntick_seconds = 0\n", "routing.tick_seconds"),
+        ("[routing]\ngather_seconds = -0.1\n", "routing.gather_seconds"),
         ("[outbox]\nmax_attempts = 0\n", "outbox.max_attempts"),
         ("[outbox]\nretry_base_seconds = -1.0\n", "outbox.retry_base_seconds"),
         ("[channels.chat]\nmax_message_bytes = 0\n", "channels.chat.max_message_bytes"),

@@ -99,3 +99,66 @@ def test_a_connection_dropped_right_after_it_was_given_back_fails_once_and_is_di
     assert pool.execute_sql("SELECT 41 + 1").fetchone()[0] == 42
     assert backend_pid(pool) != dropped
     pool.close()
+
+
+def _scratch(pool: pw.Database) -> None:
+    pool.execute_sql("CREATE TABLE IF NOT EXISTS pool_scratch (n integer)")
+
+
+def _rows(db_url: str) -> list[int]:
+    """What another connection sees: only what was committed."""
+    other = psycopg2.connect(db_url)
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT n FROM pool_scratch ORDER BY n")
+            return [n for (n,) in cur.fetchall()]
+    finally:
+        other.close()
+
+
+def test_a_transaction_sends_its_begin_with_its_first_statement(pool, db_url) -> None:  # noqa: ANN001
+    _scratch(pool)
+    SENT.clear()
+    with pool.atomic():
+        pool.execute_sql("INSERT INTO pool_scratch VALUES (%s)", (1,))
+        # Inside the transaction: another connection does not see it yet.
+        assert _rows(db_url) == []
+        pool.execute_sql("INSERT INTO pool_scratch VALUES (%s)", (2,))
+    assert _rows(db_url) == [1, 2]
+    assert SENT == [
+        "BEGIN; INSERT INTO pool_scratch VALUES (%s)",
+        "INSERT INTO pool_scratch VALUES (%s)",
+        "COMMIT",
+    ]
+
+
+def test_a_rolled_back_transaction_leaves_nothing_and_an_empty_one_sends_nothing(pool, db_url) -> None:  # noqa: ANN001
+    _scratch(pool)
+    with pytest.raises(RuntimeError), pool.atomic():
+        pool.execute_sql("INSERT INTO pool_scratch VALUES (%s)", (1,))
+        with pool.atomic():  # a savepoint, rolled back with the rest
+            pool.execute_sql("INSERT INTO pool_scratch VALUES (%s)", (2,))
+        raise RuntimeError("the unit of work failed")
+    assert _rows(db_url) == []
+    SENT.clear()
+    with pool.atomic():
+        pass
+    assert SENT == []
+    conn = pool.connection()
+    assert conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    # A statement after it runs on its own, outside any transaction.
+    pool.execute_sql("INSERT INTO pool_scratch VALUES (%s)", (3,))
+    assert conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    assert _rows(db_url) == [3]
+
+
+def test_a_begin_not_sent_goes_with_the_connection_given_back(pool, db_url) -> None:  # noqa: ANN001
+    _scratch(pool)
+    first = backend_pid(pool)
+    pool.begin()  # a transaction begun and abandoned (its unit of work ended)
+    pool.close()
+    pool.connect()
+    assert backend_pid(pool) == first  # the same connection, handed out again
+    pool.execute_sql("INSERT INTO pool_scratch VALUES (%s)", (4,))
+    assert pool.connection().get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    assert _rows(db_url) == [4]

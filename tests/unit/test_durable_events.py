@@ -140,8 +140,8 @@ def test_call_answered_and_call_ended_reach_webhooks_with_the_call(services):  #
     record = calls.enter("call-1", "79161234567", queue="support")
     calls.enqueue("call-1", "support")
     services.router.route()
+    assert calls.ringing("call-1", anna.id, "agent-leg-1")
     services.interactions.accept(anna.id, record.interaction_id)
-    calls.ringing("call-1", anna.id, "agent-leg-1")
     calls.connected("call-1", anna.id, "agent-leg-1")
     calls.ended("call-1", "NORMAL_CLEARING")
 

@@ -289,3 +289,49 @@ hello
     request = ingest_request(parsed, recipient="support@shop.test", queue="q", acknowledge=None)
     assert request["identity"] == {"kind": "email", "value": "olga@example.ru"}
     assert request["meta"]["reply_to"] == "orders@example.ru"
+
+
+def test_headers_read_through_the_shared_parse_are_those_of_the_standard_policy():
+    """The gateway's policy keeps each parsed header for the next read (of this message or
+    another); what a message reads must stay what ``policy.default`` would give it."""
+    import email as email_mod
+    from email import policy as std_policy
+
+    from callyard.channels.email import inbound
+
+    raw = crlf("""
+From: =?UTF-8?B?0J7Qu9GM0LPQsA==?= <olga@example.ru>
+To: support@shop.test, "Sales, Team" <sales@shop.test>
+Subject: Files
+Message-ID: <files-1@example.ru>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b1"
+
+--b1
+Content-Type: text/plain; charset="koi8-r"
+
+hello
+--b1
+Content-Type: application/pdf; name="=?UTF-8?B?0YHRh9C10YIucGRm?="
+Content-Disposition: attachment; filename*=UTF-8''%D1%81%D1%87%D0%B5%D1%82.pdf
+Content-Transfer-Encoding: base64
+
+JVBERi0=
+--b1--
+""")
+    ours = email_mod.message_from_bytes(raw, policy=inbound.POLICY)
+    stock = email_mod.message_from_bytes(raw, policy=std_policy.default)
+    for _ in range(2):  # the second read comes from what the first one kept
+        for mine, theirs in zip(ours.walk(), stock.walk(), strict=True):
+            assert mine.get_content_type() == theirs.get_content_type()
+            assert mine.get_content_charset() == theirs.get_content_charset()
+            assert mine.get_content_disposition() == theirs.get_content_disposition()
+            assert mine.get_filename() == theirs.get_filename()
+        for name in ("From", "To", "Subject", "Content-Type"):
+            assert str(ours[name]) == str(stock[name])
+            assert type(ours[name]).__mro__[1:] == type(stock[name]).__mro__[1:]
+    assert ours["To"].addresses == stock["To"].addresses
+    first = parse(raw, LIMITS)
+    assert parse(raw, LIMITS) == first
+    assert first.attachments[0].filename == "счет.pdf"
+    assert first.to == ["support@shop.test", "sales@shop.test"]

@@ -62,6 +62,35 @@ def test_journal_numbers_each_agents_events_from_one_and_catches_up_exactly(serv
     assert journal.since(anna.id, 3).events == [] and journal.since(anna.id, 3).complete
 
 
+@pytest.mark.parametrize("since", [1, 3])
+def test_a_catch_up_says_the_last_number_it_sent_when_a_push_is_journalled_while_it_reads(
+    services, monkeypatch, since
+):  # noqa: ANN001
+    """The number a catch-up answers with is where the tab resumes: it must be that of the last
+    event it holds, not one read before (or after) the events were."""
+    anna = add_agent(services, "anna")
+    journal = services.journal
+    for n in range(3):
+        journal.record(anna.id, "message", {"n": n})
+    db = services.store.db
+    execute_sql = db.execute_sql
+    pushed: list[int] = []
+
+    def with_a_push_in_between(sql, params=None, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        cursor = execute_sql(sql, params, *args, **kwargs)
+        if not pushed and sql.lstrip().upper().startswith("SELECT") and "agent_event" in sql:
+            pushed.append(0)  # the first read of the catch-up is done; another push comes now
+            pushed.append(journal.record(anna.id, "message", {"n": 3}))
+        return cursor
+
+    monkeypatch.setattr(db, "execute_sql", with_a_push_in_between)
+    missed = journal.since(anna.id, since)
+    assert pushed == [0, 4] and missed.complete
+    sent = [e["seq"] for e in missed.events]
+    assert missed.last_seq == (sent[-1] if sent else since)
+    assert sent == list(range(since + 1, missed.last_seq + 1))  # no gap up to it
+
+
 def test_journal_numbers_stay_unique_when_another_process_journals_for_the_same_agent(services):
     """Numbers are taken from the store in the statement that writes them: a second journal (as
     in another process) interleaving with this one continues the same sequence."""

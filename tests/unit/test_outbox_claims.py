@@ -5,6 +5,7 @@ references, attachments written with their rows, non-routable messages, acknowle
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 
@@ -164,6 +165,16 @@ def test_attachments_are_written_with_their_rows_and_not_for_a_duplicate(service
     again = email_in(services, attachments=files)
     assert again.duplicate and Attachment.select().count() == 2
     assert sorted(p for p in root.rglob("*") if p.is_file()) == on_disk
+
+
+def test_a_message_with_files_is_not_looked_for_before_it_is_stored(services, caplog):
+    """A resend is found by its refused INSERT (above): no SELECT of messages for every one."""
+    files = [NewAttachment("a.pdf", "application/pdf", b"%PDF-1.4")]
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        email_in(services, msgid="<files@x>", attachments=files)
+    sent = [str(r.msg[0]) for r in caplog.records if r.name == "peewee" and isinstance(r.msg, tuple)]
+    assert any(sql.startswith('INSERT INTO "message"') for sql in sent), sent
+    assert not [sql for sql in sent if sql.startswith("SELECT") and 'FROM "message"' in sql], sent
 
 
 def test_a_failed_commit_leaves_no_attachment_file(services, monkeypatch):

@@ -77,8 +77,10 @@
       if (e.key !== "Enter") return;
       e.preventDefault();
       const ack = await call("contact_find", { query: mergeInput.value });
+      // No answer (the toast says why) is not "nobody found": keep what was listed.
+      if (!ack) return;
       mergeResults.replaceChildren();
-      for (const other of (ack ? ack.contacts : []).filter((o) => o.id !== c.id)) {
+      for (const other of ack.contacts.filter((o) => o.id !== c.id)) {
         const button = el("button", { type: "button", class: "merge" }, "Merge into this card");
         button.addEventListener("click", async () => {
           if (!window.confirm("Merge " + other.name + " into " + c.name + "? Their identities, history and notes move here.")) return;

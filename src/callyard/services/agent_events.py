@@ -89,19 +89,26 @@ class AgentEventLog:
         return AgentEvent.select(pw.fn.MAX(AgentEvent.seq)).where(AgentEvent.agent == agent_id).scalar() or 0
 
     def since(self, agent_id: int, seq: int, limit: int = CATCH_UP_LIMIT) -> CatchUp:
-        """What ``agent_id`` was sent after ``seq``."""
-        last = self.last_seq(agent_id)
-        if seq > last:
-            return CatchUp([], complete=False, last_seq=last)
+        """What ``agent_id`` was sent after ``seq``.
+
+        ``last_seq`` is the number of the last event returned (``seq`` when there is none): the
+        tab resumes from it. A number read apart from the events could be behind them (a push
+        journalled in between, which the tab then gets twice) or ahead (one it never gets).
+        """
         rows = list(
             AgentEvent.select()
             .where(AgentEvent.agent == agent_id, AgentEvent.seq > seq)
             .order_by(AgentEvent.seq)
             .limit(limit + 1)
         )
-        complete = len(rows) <= limit and (not rows or rows[0].seq == seq + 1)
+        if not rows:
+            # Nothing after the cursor: up to date, unless the cursor is past this journal's
+            # end (another database, or a reset journal): then the tab must reload.
+            last = self.last_seq(agent_id)
+            return CatchUp([], complete=seq <= last, last_seq=seq if seq <= last else last)
+        complete = len(rows) <= limit and rows[0].seq == seq + 1
         events = [{"seq": r.seq, "name": r.name, "data": r.payload} for r in rows[:limit]]
-        return CatchUp(events, complete=complete, last_seq=last)
+        return CatchUp(events, complete=complete, last_seq=events[-1]["seq"])
 
     def prune(self, now: dt.datetime) -> int:
         """Drop events older than the retention, but never an agent's newest (it holds the count)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from peewee import fn
+
 from ..clock import Clock
 from ..errors import Conflict, NotFound
 from ..events import (
@@ -33,9 +35,11 @@ from ..models import (
     CallRecord,
     Interaction,
     Message,
+    Offer,
     Queue,
     StateChange,
 )
+from ..prepared import Prepared, slot
 from ..store import Store
 from .contacts import ContactService
 from .interactions import InteractionService
@@ -47,6 +51,31 @@ CHANNEL = "voice"
 OPEN_CALL_STATES = ("ivr", "queued", "ringing", "talking", "callback")
 # The estimated wait averages the handle times of the queue's last this many answered calls.
 RECENT_CALLS = 20
+
+
+# The lookups every call repeats (a dozen times a call), their SQL built once.
+_CALL_BY_UUID = Prepared(lambda: CallRecord.select().where(CallRecord.uuid == slot("uuid")).limit(1))
+_CALL_OF_INTERACTION = Prepared(
+    lambda: CallRecord.select().where(CallRecord.interaction == slot("interaction_id")).limit(1)
+)
+_INTERACTION_BY_ID = Prepared(
+    lambda: Interaction.select().where(Interaction.id == slot("interaction_id")).limit(1)
+)
+
+_QUEUE_BY_NAME = Prepared(lambda: Queue.select().where(Queue.name == slot("name")).limit(1))
+
+
+def call_record(uuid: str) -> CallRecord | None:
+    """The call record of the call (or callback leg) ``uuid``, if there is one."""
+    return _CALL_BY_UUID.first(uuid=uuid)
+
+
+def interaction_of(interaction_id: int) -> Interaction:
+    """``Interaction.get_by_id``, its SQL built once."""
+    interaction = _INTERACTION_BY_ID.first(interaction_id=interaction_id)
+    if interaction is None:
+        raise Interaction.DoesNotExist(f"no interaction {interaction_id}")
+    return interaction
 
 
 def _ms(later: dt.datetime | None, earlier: dt.datetime | None) -> int:
@@ -78,10 +107,10 @@ class CallService:
         """A call reached Callyard: its interaction (new, in the menu) and call record, committed
         before the caller is answered. The same call announced twice is stored once."""
         now = self._clock()
-        existing = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        existing = call_record(uuid)
         if existing is not None:
             return existing
-        target = Queue.get_or_none(Queue.name == queue)
+        target = _QUEUE_BY_NAME.first(name=queue)
         if target is None:
             raise NotFound(f"queue {queue!r} does not exist", error_id="queue-not-found")
         with self._store.atomic():
@@ -125,12 +154,12 @@ class CallService:
     def enqueue(self, uuid: str, queue: str, skills: dict[str, int] | None = None) -> CallRecord:
         """The caller is through the menu: into ``queue`` for an agent with ``skills``."""
         now = self._clock()
-        target = Queue.get_or_none(Queue.name == queue)
+        target = _QUEUE_BY_NAME.first(name=queue)
         if target is None:
             raise NotFound(f"queue {queue!r} does not exist", error_id="queue-not-found")
         with self._store.atomic():
             record = self.get(uuid)
-            interaction = Interaction.get_by_id(record.interaction_id)
+            interaction = interaction_of(record.interaction_id)
             if interaction.state != NEW:
                 raise Conflict(f"the call is already {interaction.state}", error_id="invalid-transition")
             Interaction.update(queue=target, skills=skills or {}).where(
@@ -143,14 +172,23 @@ class CallService:
         record.state, record.queued_at = "queued", now
         return record
 
-    def ringing(self, uuid: str, agent_id: int, agent_uuid: str, *, announce: bool = True) -> None:
-        """An agent's phone is about to ring for the call. ``announce=False``: the caller
+    def ringing(self, uuid: str, agent_id: int, agent_uuid: str, *, announce: bool = True) -> bool:
+        """An agent's phone is about to ring for the call, if the call still waits and its offer
+        to that agent is still open: False when it timed out or moved on before the dial got
+        here (a busy controller), and then no phone should ring. ``announce=False``: the caller
         tells the inbox itself (``announce``) once the phone is dialled, off the dial's path."""
-        CallRecord.update(state="ringing", agent=agent_id, agent_uuid=agent_uuid).where(
-            CallRecord.uuid == uuid, CallRecord.state.in_(("queued", "callback"))
-        ).execute()
-        if announce:
+        interaction = CallRecord.select(CallRecord.interaction).where(CallRecord.uuid == uuid)
+        offered = Offer.select(Offer.id).where(
+            Offer.interaction == interaction, Offer.agent == agent_id, Offer.state == "pending"
+        )
+        rows = (
+            CallRecord.update(state="ringing", agent=agent_id, agent_uuid=agent_uuid)
+            .where(CallRecord.uuid == uuid, CallRecord.state.in_(("queued", "callback")), fn.EXISTS(offered))
+            .execute()
+        )
+        if rows and announce:
             self._announce(uuid)
+        return bool(rows)
 
     def announce(self, uuid: str) -> None:
         """Tell the inbox the call's state as stored now."""
@@ -166,7 +204,7 @@ class CallService:
     def transferred(self, uuid: str, agent_id: int, queue: str) -> CallRecord:
         """Blind transfer: the agent lets go, the caller waits in ``queue`` for the next agent."""
         now = self._clock()
-        target = Queue.get_or_none(Queue.name == queue)
+        target = _QUEUE_BY_NAME.first(name=queue)
         if target is None:
             raise NotFound(f"queue {queue!r} does not exist", error_id="queue-not-found")
         with self._store.atomic():
@@ -276,7 +314,7 @@ class CallService:
         """A call routing timed out to voicemail or callback (the interaction is in that state)
         waits for an agent again once the caller did it: same queue, same arrival time, so it
         keeps its place in line; routing does not time it out a second time."""
-        interaction = Interaction.get_by_id(interaction_id)
+        interaction = interaction_of(interaction_id)
         if interaction.state not in (VOICEMAIL, CALLBACK):
             return []
         self._interactions._move(interaction, QUEUED, now, ended_at=None)  # noqa: SLF001 - one state machine
@@ -287,7 +325,7 @@ class CallService:
             CallRecord.update(
                 state="callback", agent=None, agent_uuid=None, reason=f"callback not answered: {why}"[:255]
             ).where(CallRecord.uuid == uuid).execute()
-            interaction = Interaction.get_by_id(self.get(uuid).interaction_id)
+            interaction = interaction_of(self.get(uuid).interaction_id)
             if interaction.state == ACTIVE and interaction.agent_id == agent_id:
                 self._interactions._move(interaction, "queued", self._clock(), agent=None)  # noqa: SLF001
                 self._notifier.publish([InteractionQueued(interaction.id, interaction.queue.name)])
@@ -367,13 +405,13 @@ class CallService:
         """The caller's leg is gone. A call an agent had becomes their wrap-up; one nobody took
         yet is abandoned, with ``reason`` kept on the call record."""
         now = self._clock()
-        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        record = call_record(uuid)
         if record is None or record.state not in OPEN_CALL_STATES:
             return record
         if record.state == "callback":
             return record  # the caller hung up to be called back; the interaction waits in line
         with self._store.atomic():  # the call's end and its interaction's, kept or lost together
-            interaction = Interaction.get_by_id(record.interaction_id)
+            interaction = interaction_of(record.interaction_id)
             hold = _ms(now, record.held_since) if record.held_since else 0
             fields: dict[str, object]
             if record.state == "talking" and interaction.state == ACTIVE and interaction.agent_id:
@@ -396,23 +434,35 @@ class CallService:
                 self._notifier.publish(
                     [CallEnded(record.interaction_id, record.agent_id, uuid, str(fields["outcome"]))]
                 )
-        self._announce(uuid)
-        return self.get(uuid)
+        if not ended:  # ended meanwhile by someone else: tell the inbox what is stored
+            self._announce(uuid)
+            return self.get(uuid)
+        # As stored in the transaction above, without reading it back twice (every call ends).
+        for name, value in {
+            "state": "ended",
+            "ended_at": now,
+            "held_since": None,
+            "reason": reason[:255],
+        }.items():
+            setattr(record, name, value)
+        for name, value in fields.items():
+            setattr(record, name, value)
+        self._notifier.publish([CallStateChanged(record.interaction_id, record.agent_id, record.state)])
+        return record
 
     def wrapped_up(self, interaction_id: int) -> None:
         """The agent finished wrap-up: how long it took goes on the call record."""
-        interaction = Interaction.get_or_none(Interaction.id == interaction_id)
-        record = CallRecord.get_or_none(CallRecord.interaction == interaction_id)
-        if interaction is None or record is None or interaction.closed_at is None:
+        interaction = _INTERACTION_BY_ID.first(interaction_id=interaction_id)
+        if interaction is None or interaction.closed_at is None or interaction.channel != CHANNEL:
             return
         CallRecord.update(wrap_up_ms=_ms(interaction.closed_at, interaction.ended_at)).where(
-            CallRecord.id == record.id
+            CallRecord.interaction == interaction_id
         ).execute()
 
     def _announce(self, uuid: str, agent_id: int | None = None) -> None:
         """Tell the inbox the call moved (after the change is committed): the agent who has it
         (or ``agent_id``, who just lost it) and the supervisors see its state live."""
-        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        record = call_record(uuid)
         if record is not None:
             who = agent_id if agent_id is not None else record.agent_id
             self._notifier.publish([CallStateChanged(record.interaction_id, who, record.state)])
@@ -420,18 +470,18 @@ class CallService:
     # -- reading ---------------------------------------------------------------------------
 
     def get(self, uuid: str) -> CallRecord:
-        record = CallRecord.get_or_none(CallRecord.uuid == uuid)
+        record = call_record(uuid)
         if record is None:
             raise NotFound(f"no call {uuid}", error_id="call-not-found")
         return record
 
     def of_interaction(self, interaction_id: int) -> CallRecord | None:
-        return CallRecord.get_or_none(CallRecord.interaction == interaction_id)
+        return _CALL_OF_INTERACTION.first(interaction_id=interaction_id)
 
     def position(self, uuid: str) -> int:
         """The caller's place in line: 1 + the calls waiting longer in the same queue."""
         record = self.get(uuid)
-        interaction = Interaction.get_by_id(record.interaction_id)
+        interaction = interaction_of(record.interaction_id)
         ahead = (
             Interaction.select()
             .where(
@@ -460,7 +510,7 @@ class CallService:
         """Agents available now with every skill (at its level) the call needs: its queue's
         and its own (a language chosen in the menu)."""
         record = self.get(uuid)
-        interaction = Interaction.get_by_id(record.interaction_id)
+        interaction = interaction_of(record.interaction_id)
         required = dict(interaction.queue.skills or {}) if interaction.queue_id else {}
         for skill, level in (interaction.skills or {}).items():
             required[skill] = max(level, required.get(skill, 0))

@@ -28,6 +28,7 @@ from ..models import (
     Offer,
     Queue,
 )
+from ..prepared import Prepared, slot
 from . import access
 from .agent_events import AgentEventLog
 from .calls import call_view
@@ -36,18 +37,22 @@ from .views import Views, agent_dict, interaction_dict, iso, preview_of
 
 SEARCH_LIMIT = 50
 
-# Written with "?" placeholders, replaced by the driver's own (psycopg2 takes %s).
-_FACTS_SQL = """SELECT
+# Written with "?" placeholders, replaced by the driver's own (psycopg2 takes %s). One statement
+# for all a work item reads: its first row ("facts") holds the stage, disposition, SLA start,
+# preview and unread count, the others its labels, transfers, the contact's identities and CRM
+# card. The columns line up in type across the parts (text, text, text, timestamp, text, number).
+_FACTS_SQL = """SELECT 'facts',
   (SELECT w.stage FROM interaction_work w WHERE w.interaction_id = ?),
   (SELECT w.disposition FROM interaction_work w WHERE w.interaction_id = ?),
-  (SELECT COUNT(*) FROM message m WHERE m.interaction_id = ? AND m.direction = 'in'
-    AND m.id > COALESCE((SELECT r.message_id FROM interaction_read r
-                         WHERE r.agent_id = ? AND r.interaction_id = ?), 0)),
   (SELECT MIN(m.created_at) FROM message m WHERE m.interaction_id = ? AND m.direction = 'in'
     AND m.id > COALESCE((SELECT MAX(o.id) FROM message o
                          WHERE o.interaction_id = ? AND o.direction = 'out'), 0)),
-  (SELECT p.body FROM message p WHERE p.interaction_id = ? ORDER BY p.id DESC LIMIT 1)"""
-_LABELS_TRANSFERS_SQL = """SELECT 'label', l.label, NULL, NULL, NULL, NULL FROM interaction_label l
+  (SELECT p.body FROM message p WHERE p.interaction_id = ? ORDER BY p.id DESC LIMIT 1),
+  (SELECT COUNT(*) FROM message m WHERE m.interaction_id = ? AND m.direction = 'in'
+    AND m.id > COALESCE((SELECT r.message_id FROM interaction_read r
+                         WHERE r.agent_id = ? AND r.interaction_id = ?), 0))
+UNION ALL
+SELECT 'label', l.label, NULL, NULL, NULL, NULL FROM interaction_label l
   WHERE l.interaction_id = ?
 UNION ALL
 SELECT 'transfer', g.value, g.note, g.at, a.name, g.id FROM interaction_log g
@@ -57,6 +62,28 @@ UNION ALL
 SELECT 'identity', i.kind, i.value, NULL, NULL, i.id FROM identity i WHERE i.contact_id = ?
 UNION ALL
 SELECT 'crm', c.data, NULL, c.fetched_at, NULL, c.id FROM contact_crm c WHERE c.contact_id = ?"""
+
+
+# Read for every push about a call or an interaction (several a call): their SQL built once.
+_ITEM = Prepared(
+    lambda: (
+        Interaction.select(Interaction, Contact, Queue)
+        .join(Contact)
+        .switch(Interaction)
+        .join(Queue, pw.JOIN.LEFT_OUTER)
+        .where(Interaction.id == slot("interaction_id"))
+        .limit(1)
+    ),
+)
+_CALL = Prepared(
+    lambda: (
+        CallRecord.select(CallRecord, Agent.name)
+        .join(Agent, pw.JOIN.LEFT_OUTER, on=(CallRecord.agent == Agent.id))
+        .where(CallRecord.interaction == slot("interaction_id"))
+        .objects()
+        .limit(1)
+    ),
+)
 
 
 def log_dict(entry: InteractionLog) -> dict[str, Any]:
@@ -81,14 +108,7 @@ class InboxViews:
     def interaction(interaction_id: int) -> Interaction | None:
         """An interaction with its contact and queue, as ``work_item`` reads them: one query
         instead of three (a push builds a work item for every step of every call)."""
-        return (
-            Interaction.select(Interaction, Contact, Queue)
-            .join(Contact)
-            .switch(Interaction)
-            .join(Queue, pw.JOIN.LEFT_OUTER)
-            .where(Interaction.id == interaction_id)
-            .first()
-        )
+        return _ITEM.first(interaction_id=interaction_id)
 
     def work_item(
         self, interaction: Interaction, agent_id: int | None, offer: Offer | None = None
@@ -123,13 +143,7 @@ class InboxViews:
     def call_of(interaction_id: int) -> dict[str, Any] | None:
         """A phone call's state, clock and recording (issue 5); None before its record exists."""
         # The agent's name in the same query.
-        record = (
-            CallRecord.select(CallRecord, Agent.name)
-            .join(Agent, pw.JOIN.LEFT_OUTER, on=(CallRecord.agent == Agent.id))
-            .where(CallRecord.interaction == interaction_id)
-            .objects()
-            .first()
-        )
+        record = _CALL.first(interaction_id=interaction_id)
         if record is None:
             return None
         return call_view(record, record.name if record.agent_id else None)
@@ -137,18 +151,16 @@ class InboxViews:
     @staticmethod
     def _facts(interaction_id: int, contact_id: int, agent_id: int) -> dict[str, Any]:
         """Stage, disposition, unread count, SLA start, preview, labels, last transfer, the
-        contact's identities and CRM card, in two queries.
+        contact's identities and CRM card, in one query.
 
         Every push of a message carries the work item, so this runs for each message; built with
         peewee's query builder (and one query for each part) it was most of the server's time per
         message.
         """
         db = Interaction._meta.database
-        ids = (interaction_id,) * 3 + (agent_id,) + (interaction_id,) * 4
-        row = db.execute_sql(_FACTS_SQL.replace("?", db.param), ids).fetchone()
-        extra = db.execute_sql(
-            _LABELS_TRANSFERS_SQL.replace("?", db.param), (interaction_id,) * 2 + (contact_id,) * 2
-        ).fetchall()
+        ids = (interaction_id,) * 6 + (agent_id, interaction_id) + (interaction_id,) * 2 + (contact_id,) * 2
+        extra = db.execute_sql(_FACTS_SQL.replace("?", db.param), ids).fetchall()
+        row = next(r for r in extra if r[0] == "facts")
         transfers = sorted((r for r in extra if r[0] == "transfer"), key=lambda r: r[5])
         transfer = None
         if transfers:
@@ -162,9 +174,9 @@ class InboxViews:
             }
         crm = next((r for r in extra if r[0] == "crm"), None)
         return {
-            "stage": row[0],
-            "disposition": row[1],
-            "unread": row[2] or 0,
+            "stage": row[1],
+            "disposition": row[2],
+            "unread": row[5] or 0,
             "waiting_since": Message.created_at.python_value(row[3]),
             "preview": preview_of(row[4]),
             "labels": sorted(r[1] for r in extra if r[0] == "label"),

@@ -43,6 +43,7 @@ from ..models import (
     Queue,
     StateChange,
 )
+from ..prepared import Prepared, slot
 from ..store import Store
 from .attachments import AttachmentStore, NewAttachment, safe_filename
 from .compose import attach_uploads
@@ -57,6 +58,60 @@ MAX_REPLY_BYTES = 64 * 1024
 # What a customer is told when a queue's timeout or after-hours action closes their contact
 # and the config gives no message.
 NOBODY_AVAILABLE = "Sorry, nobody is available to answer right now. Please try again later."
+
+# The statements of every customer message, their SQL built once (see callyard.prepared).
+_OPEN_IN_THREAD = Prepared(
+    lambda: (
+        Interaction.select(Interaction.id)
+        .where(
+            Interaction.channel == slot("channel"),
+            Interaction.thread_key == slot("thread_key"),
+            Interaction.state.in_(CONTINUING),
+        )
+        .order_by(Interaction.id.desc())
+        .limit(1)
+    )
+)
+_INSERT_MESSAGE = Prepared(
+    lambda: Message.insert(
+        interaction=slot("interaction"),
+        channel=slot("channel"),
+        direction=slot("direction"),
+        body=slot("body"),
+        external_id=slot("external_id"),
+        created_at=slot("now", Message.created_at),
+        meta=slot("meta", Message.meta),
+    ).returning(Message.id)
+)
+_TOUCH_INTERACTION = Prepared(
+    lambda: Interaction.update(
+        last_message_at=slot("now", Interaction.last_message_at),
+        updated_at=slot("now", Interaction.updated_at),
+    ).where(Interaction.id == slot("id"))
+)
+# Asked at every routing tick: the wrap-ups with a time limit, as (id, ended_at, seconds).
+_WRAP_UPS = Prepared(
+    lambda: (
+        Interaction.select(Interaction.id, Interaction.ended_at, Queue.wrap_up_seconds)
+        .join(Queue)
+        .where(Queue.wrap_up_seconds > 0, Interaction.state == WRAP_UP)
+        .tuples()
+    ),
+)
+# Written on every step of every interaction (five a call): its SQL built once.
+_STATE_CHANGE = Prepared(
+    lambda: StateChange.insert(
+        interaction=slot("interaction_id"),
+        from_state=slot("from_state"),
+        to_state=slot("to_state"),
+        agent=slot("agent_id"),
+        at=slot("at", StateChange.at),
+    ),
+)
+# Read on every step of every call and message: its SQL built once.
+_INTERACTION_BY_ID = Prepared(
+    lambda: Interaction.select().where(Interaction.id == slot("interaction_id")).limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -168,10 +223,9 @@ class InteractionService:
         if attachments and self._attachments is None:
             raise InvalidInput("this server keeps no attachments", error_id="attachments-unsupported")
         target = self._queue(queue)
-        if attachments:
-            seen = self._existing(channel, external_id)
-            if seen is not None:  # a resend: no files to write (and delete again)
-                return seen
+        # A resend with files is not looked for first either: its files are written, its
+        # INSERT is refused, and they are deleted again below. Resends are rare; a SELECT for
+        # every message with a file is not.
         thread_key = self._thread_of(channel, identity, thread_refs, thread_hint) or thread_key
         extra = _Extra(subject[:255], meta or {}, routable, acknowledge)
         # Files first: a row is committed only once its file is safely written.
@@ -260,31 +314,25 @@ class InteractionService:
             # refuses it at its INSERT, the transaction is rolled back and ingest() answers with
             # the stored one. Resends are rare; a SELECT for every message is not.
             contact = self._contacts.find_or_create(*identity, name=contact_name)
-            interaction = (
-                Interaction.select()
-                .where(
-                    Interaction.channel == channel,
-                    Interaction.thread_key == thread_key,
-                    Interaction.state.in_(CONTINUING),
-                )
-                .order_by(Interaction.id.desc())
-                .first()
-            )
-            if interaction is None:
+            interaction_id = _OPEN_IN_THREAD.scalar(channel=channel, thread_key=thread_key)
+            interaction: Interaction | None = None
+            if interaction_id is None:
                 interaction = self._open(contact, channel, queue, thread_key, now, extra, skills)
+                interaction_id = interaction.id
                 new_interaction = True
-                events.append(InteractionCreated(interaction.id, channel))
+                events.append(InteractionCreated(interaction_id, channel))
                 if extra.routable:
-                    events.append(InteractionQueued(interaction.id, queue.name))
-            message = Message.create(
-                interaction=interaction,
-                channel=channel,
-                direction="in",
-                body=body,
-                external_id=external_id,
-                created_at=now,
-                meta=extra.meta,
-            )
+                    events.append(InteractionQueued(interaction_id, queue.name))
+            fields = {
+                "interaction": interaction_id,
+                "channel": channel,
+                "direction": "in",
+                "body": body,
+                "external_id": external_id,
+                "meta": extra.meta,
+            }
+            # The row as stored, without reading it back: the channel answers with it.
+            message = Message(id=_INSERT_MESSAGE.scalar(now=now, **fields), created_at=now, **fields)
             for attachment, path in attachments:
                 Attachment.create(
                     message=message,
@@ -296,16 +344,14 @@ class InteractionService:
                     inline=attachment.inline,
                     created_at=now,
                 )
-            if not new_interaction:  # a new one was created with these times
-                Interaction.update(last_message_at=now, updated_at=now).where(
-                    Interaction.id == interaction.id
-                ).execute()
-            events.append(MessageCreated(message.id, interaction.id, channel, "in", None))
-            if new_interaction and extra.routable and extra.acknowledge:
+            if interaction is None:  # a new one was created with these times
+                _TOUCH_INTERACTION.execute(id=interaction_id, now=now)
+            events.append(MessageCreated(message.id, interaction_id, channel, "in", None))
+            if interaction is not None and extra.routable and extra.acknowledge:
                 events += self._acknowledge(interaction, extra.acknowledge, now)
             self._notifier.publish(events)
         return Ingested(
-            interaction.id, message.id, duplicate=False, new_interaction=new_interaction, message=message
+            interaction_id, message.id, duplicate=False, new_interaction=new_interaction, message=message
         )
 
     @staticmethod
@@ -568,7 +614,11 @@ class InteractionService:
         """Close wrap-ups that outlasted their queue's wrap-up time (0 = until the agent is done)."""
         # Every routing round asks, and most have nothing due: look first, outside a
         # transaction, so a round takes no write lock (SQLite's BEGIN IMMEDIATE) for nothing.
-        due = [i.id for i in self._wrap_ups(Interaction.state == WRAP_UP) if self._wrap_up_over(i, now)]
+        due = [
+            interaction_id
+            for interaction_id, ended_at, seconds in _WRAP_UPS.all()
+            if ended_at + dt.timedelta(seconds=seconds) <= now
+        ]
         if not due:
             return
         closed = []
@@ -631,7 +681,7 @@ class InteractionService:
     # -- helpers ---------------------------------------------------------------------------
 
     def _get(self, interaction_id: int) -> Interaction:
-        interaction = Interaction.get_or_none(Interaction.id == interaction_id)
+        interaction = _INTERACTION_BY_ID.first(interaction_id=interaction_id)
         if interaction is None:
             raise NotFound(f"no interaction with id {interaction_id}", error_id="interaction-not-found")
         return interaction
@@ -658,11 +708,11 @@ class InteractionService:
         )
         if not changed:
             raise Conflict("the interaction changed meanwhile; try again", error_id="stale-state")
-        StateChange.create(
-            interaction=interaction.id,
+        _STATE_CHANGE.execute(
+            interaction_id=interaction.id,
             from_state=from_state,
             to_state=to_state,
-            agent=fields.get("agent_id", interaction.agent_id),
+            agent_id=fields.get("agent_id", interaction.agent_id),
             at=now,
         )
         interaction.state = to_state

@@ -26,6 +26,7 @@ from ..models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from ..prepared import Prepared
 from ..store import Store
 from . import http_post, signing
 from .notifier import Notifier
@@ -34,6 +35,8 @@ from .views import iso
 from .webhook_payloads import EVENTS, check_events, check_url, snapshot
 
 log = logging.getLogger(__name__)
+# Every published change reads these; its SQL is built once (see callyard.prepared).
+_ENABLED = Prepared(lambda: WebhookSubscription.select().where(WebhookSubscription.enabled == True))  # noqa: E712
 
 CHANNEL = "webhook"
 
@@ -221,7 +224,9 @@ class WebhookService:
 
     @staticmethod
     def _enabled() -> list[WebhookSubscription]:
-        return list(WebhookSubscription.select().where(WebhookSubscription.enabled == True))  # noqa: E712
+        # Read on every publish, not kept: the CLI (another process) and other cores add and
+        # change subscriptions too, so a copy here could not know when it went stale.
+        return _ENABLED.all()
 
     def _enqueue(
         self, sub: WebhookSubscription, event_name: str, data: dict[str, Any], message_id: int | None = None

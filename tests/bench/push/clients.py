@@ -11,8 +11,11 @@ from a visitor sending to the agent's tab receiving, p50/p99, and the server's C
 
 from __future__ import annotations
 
+import gevent
 from gevent import monkey
 
+# As the server does: no spawning stack recorded for each of the clients' event greenlets.
+gevent.config.track_greenlet_tree = False
 monkey.patch_all()
 
 import argparse  # noqa: E402
@@ -23,7 +26,6 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import gevent  # noqa: E402
 import gevent.pool  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, for the harness

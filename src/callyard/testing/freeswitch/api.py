@@ -162,6 +162,18 @@ def _uuid_getvar(sw: Switch, a: list[str]) -> str:
     return _need(sw, a[0]).variables.get(a[1], "_undef_")
 
 
+@_channel_api
+def _uuid_setvar(sw: Switch, a: list[str]) -> str:
+    channel = _need(sw, a[0])
+    if len(a) < 2:
+        return "-ERR No variable specified\n"
+    if len(a) > 2:
+        channel.variables[a[1]] = " ".join(a[2:])
+    else:  # no value: FreeSWITCH unsets the variable
+        channel.variables.pop(a[1], None)
+    return "+OK"  # mod_commands answers this one without a newline
+
+
 def _hupall(sw: Switch, args: str) -> str:
     cause = args.split()[0] if args else "MANAGER_REQUEST"
     with sw.lock:
@@ -186,5 +198,6 @@ API: dict[str, Callable[[Switch, str], str]] = {
     "uuid_send_dtmf": _uuid_send_dtmf,
     "uuid_dump": _uuid_dump,
     "uuid_getvar": _uuid_getvar,
+    "uuid_setvar": _uuid_setvar,
     "hupall": _hupall,
 }

@@ -302,7 +302,10 @@ APPS = {
 def start_recording(sw: Switch, ch: Channel, path: str) -> None:
     # FreeSWITCH creates the file when recording starts and writes it as the call goes on, so
     # it exists (a WAV header, then audio) for as long as the call lasts, not only after it.
-    write_wav(Path(path), seconds=0)
+    # With RECORD_APPEND=true it goes on in the file it finds instead.
+    if ch.variables.get("RECORD_APPEND") != "true" or not Path(path).is_file():
+        ch.recorded_seconds[path] = 0.0
+        write_wav(Path(path), seconds=0)
     ch.recordings.append(path)
     sw.fire("RECORD_START", ch, after=[("Record-File-Path", path)])
 
@@ -312,7 +315,8 @@ def stop_recordings(sw: Switch, ch: Channel, path: str | None = None) -> None:
         stopping = [r for r in ch.recordings if path is None or r == path]
         ch.recordings[:] = [r for r in ch.recordings if r not in stopping]
     for rec in stopping:
-        write_wav(Path(rec), seconds=0.2)
+        ch.recorded_seconds[rec] = ch.recorded_seconds.get(rec, 0.0) + 0.2
+        write_wav(Path(rec), seconds=ch.recorded_seconds[rec])
         sw.fire("RECORD_STOP", ch, after=[("Record-File-Path", rec)])
 
 

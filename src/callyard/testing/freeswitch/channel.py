@@ -85,16 +85,19 @@ class Channel:
     application_data: str = ""
     # What the channel is doing: applications queued by the controlling socket, and the
     # signals that interrupt the one running (uuid_break, hangup, an incoming bridge).
-    apps: queue.Queue = field(default_factory=queue.Queue)
+    apps: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     interrupt: threading.Event = field(default_factory=threading.Event)
     hungup: threading.Event = field(default_factory=threading.Event)
-    dtmf: queue.Queue = field(default_factory=queue.Queue)
+    dtmf: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     bridged: threading.Event = field(default_factory=threading.Event)
     app_done: threading.Event = field(default_factory=threading.Event)
     destroyed: threading.Event = field(default_factory=threading.Event)
     on_hangup: list = field(default_factory=list)
     on_destroy: list = field(default_factory=list)
     recordings: list = field(default_factory=list)
+    # Seconds of audio each recording file holds so far, so a recording appended to (the
+    # RECORD_APPEND channel variable) grows instead of starting again.
+    recorded_seconds: dict = field(default_factory=dict)
     executing: bool = False
 
     def __post_init__(self) -> None:

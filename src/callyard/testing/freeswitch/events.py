@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from .wire import Headers
 
@@ -35,21 +35,47 @@ CALLING: dict[str, tuple[str, str, int]] = {
 }
 
 
-@dataclass
 class SimEvent:
-    name: str
-    headers: Headers
-    body: str | None = None
-    subclass: str = ""
-    unique_id: str = ""
-    # Its wire form per format, built once for all the listeners that want it.
-    frames: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    """One fired event. Its headers (a hundred-odd per channel event) are built when a listener
+    first wants them, at fire time: most events a switch fires go to nobody (nobody subscribed),
+    and building and encoding them all was most of the simulator's CPU under load."""
+
+    __slots__ = ("name", "body", "subclass", "unique_id", "frames", "_headers", "_build")
+
+    def __init__(
+        self,
+        name: str,
+        headers: Headers | Callable[[], Headers],
+        body: str | None = None,
+        subclass: str = "",
+        unique_id: str = "",
+    ) -> None:
+        self.name = name
+        self.body = body
+        self.subclass = subclass
+        self.unique_id = unique_id
+        # Its wire form per format, built once for all the listeners that want it.
+        self.frames: dict[str, bytes] = {}
+        self._headers: Headers | None = None if callable(headers) else headers
+        self._build: Callable[[], Headers] | None = headers if callable(headers) else None
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            assert self._build is not None
+            self._headers, self._build = self._build(), None
+        return self._headers
 
     def get(self, key: str, default: str = "") -> str:
+        if key == "Event-Name":  # what filters ask most: no need to build the headers for it
+            return self.name
         for k, v in self.headers:
             if k == key:
                 return v
         return default
+
+    def __repr__(self) -> str:
+        return f"SimEvent({self.name!r}, subclass={self.subclass!r}, unique_id={self.unique_id!r})"
 
 
 class EventFactory:
@@ -59,10 +85,17 @@ class EventFactory:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
-    def envelope(self, name: str, subclass: str = "") -> Headers:
-        now = time.time()
+    def sequence(self) -> int:
+        """The next Event-Sequence (every fired event takes one, wanted or not, as in FreeSWITCH)."""
         with self._lock:
-            seq = next(self._seq)
+            return next(self._seq)
+
+    def envelope(
+        self, name: str, subclass: str = "", *, seq: int | None = None, now: float | None = None
+    ) -> Headers:
+        now = time.time() if now is None else now
+        if seq is None:
+            seq = self.sequence()
         where = CALLING.get(
             f"CUSTOM:{subclass}" if subclass else name, ("switch_event.c", "switch_event_fire", 1)
         )

@@ -77,8 +77,8 @@ class FreeSwitchSim:
                 continue
             sock.settimeout(None)
             conn = EslConnection(self.switch, sock, password=self.password)
+            self.switch.listen(conn)
             with self.switch.lock:
-                self.switch.listeners.add(conn)
                 self.connections = [c for c in self.connections if not c.closed.is_set()] + [conn]
             conn.start()
 

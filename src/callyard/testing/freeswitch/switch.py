@@ -54,6 +54,10 @@ class Switch:
         self.lock = threading.RLock()
         self.channels: dict[str, Channel] = {}
         self.listeners: set[Listener] = set()
+        # Outbound sockets hear only their own channel's events: offering every event to every
+        # call's socket made delivery quadratic in the calls up.
+        self.channel_listeners: dict[str, set[Listener]] = {}
+        self._heard_on: dict[Listener, str] = {}
         self.phones: dict[str, Phone] = {}
         self.callers: dict[str, Caller] = {}
         self.sessions_total = 0
@@ -78,21 +82,51 @@ class Switch:
         body: str | None = None,
         subclass: str = "",
         variables: bool = True,
-    ) -> SimEvent:
-        headers = self.factory.envelope(name, subclass) + list(before or [])
-        if channel is not None:
-            headers += channel.headers(with_variables=variables)
-        headers += list(after or [])
-        event = SimEvent(name, headers, body, subclass, channel.uuid if channel else "")
+    ) -> None:
+        seq, now = self.factory.sequence(), time.time()
+
+        def build() -> Headers:
+            # Called (at most once) while the listeners below are offered the event, so the
+            # channel's headers are as they are now, at fire time.
+            headers = self.factory.envelope(name, subclass, seq=seq, now=now) + list(before or [])
+            if channel is not None:
+                headers += channel.headers(with_variables=variables)
+            return headers + list(after or [])
+
+        event = SimEvent(name, build, body, subclass, channel.uuid if channel else "")
         with self.lock:
             listeners = list(self.listeners)
+            if channel is not None and channel.uuid in self.channel_listeners:
+                listeners += self.channel_listeners[channel.uuid]
             self.events_fired += 1
         for listener in listeners:
             try:
                 listener.offer(event)
             except Exception:  # one broken connection must not stop the switch
                 log.exception("delivering %s failed", name)
-        return event
+
+    def listen(self, listener: Listener, uuid: str | None = None) -> None:
+        """Offer ``listener`` the events of channel ``uuid`` (None: of every channel)."""
+        with self.lock:
+            self._forget(listener)
+            if uuid is None:
+                self.listeners.add(listener)
+            else:
+                self.channel_listeners.setdefault(uuid, set()).add(listener)
+                self._heard_on[listener] = uuid
+
+    def unlisten(self, listener: Listener) -> None:
+        with self.lock:
+            self._forget(listener)
+
+    def _forget(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+        uuid = self._heard_on.pop(listener, None)
+        heard = self.channel_listeners.get(uuid or "")
+        if heard is not None:
+            heard.discard(listener)
+            if not heard:
+                del self.channel_listeners[uuid or ""]
 
     # -- channels --------------------------------------------------------------------------
 
