@@ -4,7 +4,7 @@ look at what it stored."""
 from __future__ import annotations
 
 import contextlib
-import socket
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,10 +33,13 @@ choices = { "1" = "skill:lang_en,queue:support", "2" = "skill:lang_ru,queue:supp
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def controller_address(server: Server) -> tuple[str, int]:
+    """Where the started controller listens for FreeSWITCH's calls, as it logged it."""
+    found = re.findall(r"voice: FreeSWITCH calls on ([\d.]+):(\d+)", "".join(server.output))
+    if not found:
+        raise AssertionError("the voice controller did not say where it listens:\n" + "".join(server.output))
+    host, port = found[-1]
+    return host, int(port)
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Voice:
         self.server.stop()
         self.server.output.clear()
         self.server.start()
+        self.sim.outbound = controller_address(self.server)
 
 
 def wait_for(fn: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
@@ -98,8 +102,9 @@ def voice_server(
     config: str = "",
 ) -> Iterator[Voice]:
     """``config``: TOML appended to the config file (queues with escalation, hours...)."""
-    port = free_port()
-    sim = FreeSwitchSim(outbound=("127.0.0.1", port)).start()
+    # The controller takes a free port itself (port 0) and logs it: a port chosen here and bound
+    # seconds later by the server process could be taken in between by any client connection.
+    sim = FreeSwitchSim().start()
     for phone in phones or tuple(Phone(login) for login in agents):
         sim.add_phone(phone)
     server = init_workdir(workdir, db_url)
@@ -109,7 +114,7 @@ def voice_server(
     server.env.update(
         {
             "CALLYARD_CHANNELS__VOICE__ENABLED": "true",
-            "CALLYARD_CHANNELS__VOICE__LISTEN_PORT": str(port),
+            "CALLYARD_CHANNELS__VOICE__LISTEN_PORT": "0",
             "CALLYARD_CHANNELS__VOICE__MENU": "main",
             "CALLYARD_CHANNELS__VOICE__TIMEOUT_MS": "300",
             "CALLYARD_CHANNELS__VOICE__TRIES": "2",
@@ -127,6 +132,7 @@ def voice_server(
         server.cli("agent", "phone", login, dial_string)
     store = Store(db_url)
     server.start()
+    sim.outbound = controller_address(server)
     try:
         yield Voice(server, sim, store, workdir)
     finally:

@@ -26,7 +26,7 @@ from callyard.testing.freeswitch.load import phone_logins
 
 from figures import per_message, sql_env, summary
 from harness import init_workdir
-from voice_harness import free_port
+from ports import free_port
 
 
 def _setting(name: str, old: str, default: str) -> str:

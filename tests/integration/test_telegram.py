@@ -4,7 +4,6 @@ agents use the real Socket.IO inbox. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from callyard.models import Attachment, Interaction, Message
 from callyard.store import Store
 
 from harness import WAIT, AgentClient, running
+from ports import free_port
 from telegram_api import TOKEN, BotApi
 
 SECRET = "gateway-secret-for-telegram-tests"
@@ -154,12 +154,6 @@ def start_gateway(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def accepted_conversation(core, api: BotApi, chat_id: int, text: str) -> tuple[AgentClient, int]:  # noqa: ANN001
