@@ -8,6 +8,7 @@ can tell again after a restart (``show channels``): which legs belong to which c
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 import uuid as uuidlib
@@ -89,6 +90,11 @@ class VoiceController:
         self._busy: set[str] = set()
         # Why Callyard itself ended a call (the agent's hangup button), for the call record.
         self.ending: dict[str, str] = {}
+        # The order legs began to hang up in (CHANNEL_HANGUP), by leg uuid: the legs'
+        # CHANNEL_HANGUP_COMPLETE, where calls are ended, come in no set order, so the leg
+        # FreeSWITCH hung up along with the other could otherwise be taken for the one that hung up.
+        self.hung_up: dict[str, int] = {}
+        self._hangup_order = itertools.count()
         # Calls whose recording a queue that does not record stopped; it resumes, appended to the
         # same file, if the call moves on to a queue that records. (A restart forgets this: the
         # recording then stays stopped, which errs on the side of not recording.)
@@ -506,6 +512,9 @@ class VoiceController:
     def _on_event(self, link: NodeLink, headers: dict[str, str]) -> None:
         name = headers.get("Event-Name", "")
         uuid = headers.get("Unique-ID", "")
+        if name == "CHANNEL_HANGUP":
+            self.hung_up.setdefault(uuid, next(self._hangup_order))
+            return
         with self.services.store.connection():
             if name == "CHANNEL_HANGUP_COMPLETE":
                 self._leg_gone(link, uuid, headers.get("Hangup-Cause", "").split("\n")[0])
@@ -531,6 +540,12 @@ class VoiceController:
             log.info("voice: caller %s pressed %s in the queue: callback", uuid, digit)
             self.spawn(self.request_callback, uuid)
 
+    def _agent_first(self, record: CallRecord) -> bool:
+        """Whether the agent's leg of this call began to hang up before the caller's."""
+        agent = self.hung_up.get(record.agent_uuid or "")
+        caller = self.hung_up.get(record.uuid)
+        return agent is not None and (caller is None or agent < caller)
+
     def _leg_gone(self, link: NodeLink, uuid: str, cause: str) -> None:
         calls = self.services.calls
         self.paused_recordings.discard(uuid)
@@ -551,15 +566,30 @@ class VoiceController:
             record = call_record(caller_uuid)
             if record is not None and record.state == "talking" and record.agent_uuid == uuid:
                 if caller_uuid in self.transferring:
+                    self.hung_up.pop(uuid, None)
                     return
                 ignore_unreachable(link.api, f"uuid_kill {caller_uuid} NORMAL_CLEARING")
-                reason = self.ending.pop(caller_uuid, None) or f"agent hung up ({cause or 'NORMAL_CLEARING'})"
+                reason = self.ending.pop(caller_uuid, None) or (
+                    f"agent hung up ({cause or 'NORMAL_CLEARING'})"
+                    if self._agent_first(record)
+                    else _why(record, cause)  # the caller did; FreeSWITCH ended this leg with theirs
+                )
                 calls.ended(caller_uuid, reason)
+            elif record is None or record.state != "ringing" or record.agent_uuid != uuid:
+                self.hung_up.pop(uuid, None)
+            # else: this leg is being joined to its caller (see _dial), who reads it when ending
             return
         record = own
+        agent_first = record is not None and record.state == "talking" and self._agent_first(record)
+        self.hung_up.pop(uuid, None)
+        if record is not None and record.agent_uuid:
+            self.hung_up.pop(record.agent_uuid, None)
         if record is None or record.state == "ended":
             return
-        reason = self.ending.pop(uuid, None) or _why(record, cause)
+        reason = self.ending.pop(uuid, None) or (
+            # FreeSWITCH hung the caller up with the agent
+            f"agent hung up ({cause or 'NORMAL_CLEARING'})" if agent_first else _why(record, cause)
+        )
         ended = calls.ended(uuid, reason)
         if record.agent_uuid and record.state in ("ringing", "talking"):
             self.agent_legs.pop(record.agent_uuid, None)

@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 
 # Only what the controller acts on: every event FreeSWITCH sends costs both sides its hundred-odd
 # URL-encoded headers, and the bridges, unbridges and recording stops of every call (three more
-# events a call) were read and dropped.
+# events a call) were read and dropped. CHANNEL_HANGUP comes as a leg starts to hang up, in the
+# order the legs do (the one that hangs up first, then the one FreeSWITCH hangs up with it); the
+# legs' CHANNEL_HANGUP_COMPLETE come when each is torn down, in no set order.
 HANDLED = (
+    "CHANNEL_HANGUP",
     "CHANNEL_HANGUP_COMPLETE",
     "CHANNEL_HOLD",
     "CHANNEL_UNHOLD",
@@ -32,7 +35,7 @@ HANDLED = (
     "sofia::register",
     "sofia::unregister",
 )
-EVENTS = "BACKGROUND_JOB CHANNEL_HANGUP_COMPLETE CHANNEL_HOLD CHANNEL_UNHOLD DTMF CUSTOM sofia::register sofia::unregister"
+EVENTS = "BACKGROUND_JOB CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE CHANNEL_HOLD CHANNEL_UNHOLD DTMF CUSTOM sofia::register sofia::unregister"
 
 
 class NodeLink:

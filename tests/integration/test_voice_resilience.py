@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import psycopg2
 import pytest
@@ -123,6 +124,11 @@ def test_agent_who_hangs_up_before_the_call_is_stored_as_talking_ends_it(tmp_pat
     held = threading.Event()
 
     def lock_the_call_as_it_is_bridged(name: str, args: str) -> None:
+        if name == "uuid_kill" and held.is_set():
+            # Ending the caller's leg once the call is stored as talking is slow: the caller's
+            # own CHANNEL_HANGUP_COMPLETE, which FreeSWITCH sent when it hung them up with the
+            # agent, is read first (it was taken for the caller hanging up).
+            time.sleep(3)
         if name != "uuid_bridge" or held.is_set():
             return
         held.set()
@@ -170,4 +176,25 @@ def voice_pair(tmp_path, db_url):  # noqa: ANN001, ANN201
         anna = AgentClient(voice.server.url, "anna")
         anna.available()
         yield voice, anna
+        anna.close()
+
+
+def _slow_to_tear_down(channel) -> None:  # noqa: ANN001
+    """This leg's CHANNEL_HANGUP_COMPLETE comes after the other leg's (the simulator gives a
+    leg's application up to 2 s to end before it reports the leg gone)."""
+    channel.on_hangup.append(lambda _ch: time.sleep(3))
+
+
+def test_the_caller_who_hangs_up_first_is_named_whichever_leg_is_torn_down_first(tmp_path, db_url) -> None:  # noqa: ANN001
+    # FreeSWITCH hangs the agent's leg up along with the caller who hung up; the two legs'
+    # CHANNEL_HANGUP_COMPLETE then come in no set order. The agent's came first here and the
+    # call record said the agent had hung up.
+    with voice_server(tmp_path, db_url) as voice:
+        anna = AgentClient(voice.server.url, "anna")
+        anna.available()
+        channel = voice.sim.call(Caller(digits=["1"], talk_seconds=1))
+        _slow_to_tear_down(channel)
+        record = voice.wait_record(channel.uuid, lambda r: r.state == "ended")
+        assert record.outcome == "answered"
+        assert record.reason.startswith("caller hung up during the conversation"), record.reason
         anna.close()
