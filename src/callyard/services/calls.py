@@ -42,7 +42,7 @@ from ..models import (
 from ..prepared import Prepared, slot
 from ..store import Store
 from .contacts import ContactService
-from .interactions import InteractionService
+from .interactions import INTERACTION_BY_ID, InteractionService
 from .notifier import Notifier
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,6 @@ _CALL_BY_UUID = Prepared(lambda: CallRecord.select().where(CallRecord.uuid == sl
 _CALL_OF_INTERACTION = Prepared(
     lambda: CallRecord.select().where(CallRecord.interaction == slot("interaction_id")).limit(1)
 )
-_INTERACTION_BY_ID = Prepared(
-    lambda: Interaction.select().where(Interaction.id == slot("interaction_id")).limit(1)
-)
-
 _QUEUE_BY_NAME = Prepared(lambda: Queue.select().where(Queue.name == slot("name")).limit(1))
 
 
@@ -72,7 +68,7 @@ def call_record(uuid: str) -> CallRecord | None:
 
 def interaction_of(interaction_id: int) -> Interaction:
     """``Interaction.get_by_id``, its SQL built once."""
-    interaction = _INTERACTION_BY_ID.first(interaction_id=interaction_id)
+    interaction = INTERACTION_BY_ID.first(interaction_id=interaction_id)
     if interaction is None:
         raise Interaction.DoesNotExist(f"no interaction {interaction_id}")
     return interaction
@@ -452,7 +448,7 @@ class CallService:
 
     def wrapped_up(self, interaction_id: int) -> None:
         """The agent finished wrap-up: how long it took goes on the call record."""
-        interaction = _INTERACTION_BY_ID.first(interaction_id=interaction_id)
+        interaction = INTERACTION_BY_ID.first(interaction_id=interaction_id)
         if interaction is None or interaction.closed_at is None or interaction.channel != CHANNEL:
             return
         CallRecord.update(wrap_up_ms=_ms(interaction.closed_at, interaction.ended_at)).where(

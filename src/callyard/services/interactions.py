@@ -108,8 +108,8 @@ _STATE_CHANGE = Prepared(
         at=slot("at", StateChange.at),
     ),
 )
-# Read on every step of every call and message: its SQL built once.
-_INTERACTION_BY_ID = Prepared(
+# An interaction by id, its SQL built once: every step of a call and of a message reads one.
+INTERACTION_BY_ID = Prepared(
     lambda: Interaction.select().where(Interaction.id == slot("interaction_id")).limit(1)
 )
 
@@ -681,7 +681,7 @@ class InteractionService:
     # -- helpers ---------------------------------------------------------------------------
 
     def _get(self, interaction_id: int) -> Interaction:
-        interaction = _INTERACTION_BY_ID.first(interaction_id=interaction_id)
+        interaction = INTERACTION_BY_ID.first(interaction_id=interaction_id)
         if interaction is None:
             raise NotFound(f"no interaction with id {interaction_id}", error_id="interaction-not-found")
         return interaction
