@@ -15,7 +15,7 @@ from callyard.models import CallRecord, Interaction
 from callyard.store import Store
 from callyard.testing.freeswitch import FreeSwitchSim, Phone
 
-from harness import Server, init_workdir
+from harness import Server, agent_add, init_workdir
 
 MENUS = """
 [[queues]]
@@ -107,7 +107,16 @@ def voice_server(
     sim = FreeSwitchSim().start()
     for phone in phones or tuple(Phone(login) for login in agents):
         sim.add_phone(phone)
-    server = init_workdir(workdir, db_url)
+    # Agents and their phones are in the database before the config gets its voice settings:
+    # `agent add` and `agent phone` read nothing of them, and all runs in one process.
+    commands = []
+    for login in agents:
+        first, *more = (skills or {}).get(login, "support:5").split(",")
+        commands.append(
+            agent_add(login, skills=first, extra=tuple(x for skill in more for x in ("--skill", skill)))
+        )
+    commands += [["agent", "phone", login, dial_string] for login, dial_string in (dial or {}).items()]
+    server = init_workdir(workdir, db_url, then=commands)
     text = server.config.read_text()
     text = text.replace("port = 8021", f"port = {sim.port}") + MENUS + config
     server.config.write_text(text)
@@ -125,11 +134,6 @@ def voice_server(
             **(settings or {}),
         }
     )
-    for login in agents:
-        first, *more = (skills or {}).get(login, "support:5").split(",")
-        server.add_agent(login, skills=first, extra=tuple(x for skill in more for x in ("--skill", skill)))
-    for login, dial_string in (dial or {}).items():
-        server.cli("agent", "phone", login, dial_string)
     store = Store(db_url)
     server.start()
     sim.outbound = controller_address(server)

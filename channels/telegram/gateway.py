@@ -23,7 +23,7 @@ from telegram import Bot, InputFile
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
-from callyard.config import Config, TelegramConfig
+from callyard.config import TelegramConfig
 from callyard.gateway import DeliveryFailed, job_files, outbox_worker
 from callyard.gateway_client import CoreClient, CoreRejected, FilePart
 
@@ -34,14 +34,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message"]
-
-
-def from_config(config: Config) -> TelegramGateway | None:
-    """The ``callyard.gateways`` entry point: a gateway only when a bot token is configured."""
-    telegram = config.channels.telegram
-    if not telegram.token:
-        return None
-    return TelegramGateway(telegram, poll_seconds=config.gateway.poll_seconds)
 
 
 def make_bot(config: TelegramConfig) -> Bot:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Error, Page, Playwright, expect, sync_playwright
 
-from harness import Server, init_workdir
+from harness import Server, agent_add, init_workdir
 
 CHROMIUM = os.environ.get("CALLYARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -83,8 +83,7 @@ def firefox_browser(playwright: Playwright, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture
 def server(tmp_path, db_url) -> Iterator[Server]:  # noqa: ANN001
     """A running Callyard on a fresh database with one agent, anna (skill support:5)."""
-    srv = init_workdir(tmp_path, db_url)
-    srv.add_agent("anna")
+    srv = init_workdir(tmp_path, db_url, then=[agent_add("anna")])
     srv.start()
     try:
         yield srv

@@ -20,7 +20,7 @@ from callyard import services as services_mod
 from callyard.models import Interaction, Offer
 from callyard.store import Store
 
-from harness import Server, init_workdir
+from harness import Server, agent_add, init_workdir
 from test_roundtrip import INBOX_PATH, customer_sends, log_in, open_widget
 
 pytestmark = pytest.mark.e2e
@@ -33,11 +33,16 @@ XSS_SCRIPT = "<script>window.__pwned=1</script>"
 @pytest.fixture
 def team(tmp_path, db_url) -> Iterator[Server]:  # noqa: ANN001
     """A running Callyard with agents anna and bob (support), supervisor sam, and a billing queue."""
-    srv = init_workdir(tmp_path, db_url)
-    srv.add_agent("anna")
-    srv.add_agent("bob")
-    srv.add_agent("sam", skills="support:1", extra=("--role", "supervisor"))
-    srv.cli("queue", "add", "billing", "--skill", "billing:1")
+    srv = init_workdir(
+        tmp_path,
+        db_url,
+        then=[
+            agent_add("anna"),
+            agent_add("bob"),
+            agent_add("sam", skills="support:1", extra=("--role", "supervisor")),
+            ["queue", "add", "billing", "--skill", "billing:1"],
+        ],
+    )
     srv.start()
     try:
         yield srv

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from callyard import config as config_mod
 from callyard import events as ev
@@ -31,6 +32,7 @@ from callyard.models import (
     RoutingDecision,
     StateChange,
 )
+from callyard.services import agents as agents_module
 from callyard.services.interactions import MAX_REPLY_BYTES
 from callyard.services.queues import QueueService
 from callyard.services.views import message_dict
@@ -787,6 +789,20 @@ def test_authenticate(services):
     assert services.agents.authenticate("anna", PASSWORD + "!") is None
     assert services.agents.authenticate("anna", "") is None
     assert services.agents.authenticate("nobody", PASSWORD) is None
+
+
+def test_an_unknown_login_costs_a_hash_check_like_a_known_one(services, monkeypatch):
+    # A wrong login and a wrong password must take the same time: the unknown login is checked
+    # against a hash made the way werkzeug makes real ones (same method, same work factor).
+    checked = []
+    real_check = agents_module.check_password_hash
+    monkeypatch.setattr(
+        agents_module, "check_password_hash", lambda h, p: checked.append(h) or real_check(h, p)
+    )
+    assert services.agents.authenticate("nobody", "not-a-password") is None
+    assert checked == [agents_module._DUMMY_HASH]
+    method = generate_password_hash("x").split("$")[0]
+    assert agents_module._DUMMY_HASH.split("$")[0] == method
 
 
 def test_a_disabled_agent_cannot_authenticate(services):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callyard import config
-from callyard.channels.telegram.gateway import from_config
+from callyard.channels.telegram import from_config
 from callyard.errors import ConfigError
 
 TOKEN = "123456:ABC-def_ghi"
