@@ -24,10 +24,10 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "/agent"
 
-# The message with its interaction, contact and queue, and whether it has files, in one query
-# whose SQL is built once (see callyard.prepared): this runs for every message.
-_MESSAGE = Prepared(
-    lambda: (
+
+def _message_query() -> pw.ModelSelect:
+    """A message with its interaction, contact and queue, and whether it has files."""
+    return (
         Message.select(
             Message,
             Interaction,
@@ -41,9 +41,12 @@ _MESSAGE = Prepared(
         .join(Contact)
         .switch(Interaction)
         .join(Queue, pw.JOIN.LEFT_OUTER)
-        .where(Message.id == slot("id"))
     )
-)
+
+
+# One message, in one query whose SQL is built once (see callyard.prepared): this runs for
+# every message pushed alone.
+_MESSAGE = Prepared(lambda: _message_query().where(Message.id == slot("id")))
 
 
 def room(agent_id: int) -> str:
@@ -62,6 +65,14 @@ def disconnect_agent(socketio: SocketIO, agent_id: int) -> None:
         server.disconnect(sid, namespace=NAMESPACE)
 
 
+def _messages(ids: list[int]) -> list[Message]:
+    """_MESSAGE for each of ``ids`` (a burst of pushes): one query."""
+    if len(ids) == 1:
+        message = _MESSAGE.first(id=ids[0])
+        return [] if message is None else [message]
+    return list(_message_query().where(Message.id.in_(ids)))
+
+
 def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
     def emit(agent_id: int | None, event: str, data: dict) -> None:
         """Journal the push under the agent's next number, then send it with that number: a tab
@@ -70,7 +81,15 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
             seq = services.journal.record(agent_id, event, data)
             socketio.emit(event, {**data, "seq": seq}, to=room(agent_id), namespace=NAMESPACE)
 
+    def emit_many(sends: list[tuple[int, str, dict]]) -> None:
+        """``emit`` for several pushes, journalled in one statement."""
+        if not sends:
+            return
+        for (agent_id, event, data), seq in zip(sends, services.journal.record_many(sends), strict=True):
+            socketio.emit(event, {**data, "seq": seq}, to=room(agent_id), namespace=NAMESPACE)
+
     item = services.inbox.work_item
+    item_many = services.inbox.work_items
 
     def with_db(handler: Callable[[ev.Event], None]) -> Callable[[ev.Event], None]:
         def guarded(event: ev.Event) -> None:
@@ -103,18 +122,29 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
         emit(event.agent_id, "interaction", item(interaction, event.agent_id))
 
     def message_created(event: ev.MessageCreated) -> None:
-        message = _MESSAGE.first(id=event.message_id)
-        if message is None:
-            raise Message.DoesNotExist(event.message_id)
-        interaction = message.interaction
-        if interaction.agent_id is None or interaction.state == "offered":
-            return
-        delivery = services.outbox.status_of(message.id) if message.direction == "out" else None
-        # One push carries the message and the interaction as the work list shows it now
-        # (preview, unread count, SLA clock): half the pushes of sending them apart.
-        data = message_dict(message, delivery, attachments=None if message.has_files else [])
-        data["interaction"] = item(interaction, interaction.agent_id)
-        emit(interaction.agent_id, "message", data)
+        messages_created([event])
+
+    def messages_created(events: list[ev.MessageCreated]) -> None:
+        found = {m.id: m for m in _messages([e.message_id for e in events])}
+        shown: list[tuple[Message, Interaction]] = []
+        for event in events:
+            message = found.get(event.message_id)
+            if message is None:
+                raise Message.DoesNotExist(event.message_id)
+            interaction = message.interaction
+            if interaction.agent_id is None or interaction.state == "offered":
+                continue
+            shown.append((message, interaction))
+        items = item_many([(interaction, interaction.agent_id) for _m, interaction in shown])
+        sends = []
+        for (message, interaction), work_item in zip(shown, items, strict=True):
+            delivery = services.outbox.status_of(message.id) if message.direction == "out" else None
+            # One push carries the message and the interaction as the work list shows it now
+            # (preview, unread count, SLA clock): half the pushes of sending them apart.
+            data = message_dict(message, delivery, attachments=None if message.has_files else [])
+            data["interaction"] = work_item
+            sends.append((interaction.agent_id, "message", data))
+        emit_many(sends)
 
     def delivery_failed(event: ev.MessageDeliveryFailed) -> None:
         interaction = Interaction.get_by_id(event.interaction_id)
@@ -147,8 +177,12 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
         # These read the interaction as it is when they run: one push says it for all.
         return (event.interaction_id, event.agent_id)  # type: ignore[attr-defined]
 
-    def later(handler: Callable[[ev.Event], None], key: Callable[[ev.Event], object] | None = None):  # noqa: ANN202
-        return pushes.defer(with_db(handler), key)  # type: ignore[arg-type]
+    def later(  # noqa: ANN202
+        handler: Callable[[ev.Event], None],
+        key: Callable[[ev.Event], object] | None = None,
+        many: Callable[[list], None] | None = None,
+    ):
+        return pushes.defer(with_db(handler), key, with_db(many) if many else None)  # type: ignore[arg-type]
 
     bus = services.bus
     # Live only, and cheap: sent at once.
@@ -163,6 +197,6 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
         ev.InteractionWrappedUp,
         ev.InteractionClosed,
     )
-    bus.subscribe(later(message_created), ev.MessageCreated)
+    bus.subscribe(later(message_created, many=messages_created), ev.MessageCreated)
     bus.subscribe(later(delivery_failed), ev.MessageDeliveryFailed)
     bus.subscribe(later(presence, lambda e: e.agent_id), ev.AgentPresenceChanged)  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from . import events as ev
 from .config import CHANNELS, Config
 from .errors import Unavailable
 from .gateway import core_url, enabled_gateways
+from .gc_tuning import LongLivedObjects
 from .hook_dispatch import HOOK_CHANNELS, HookDispatcher
 from .services import Services, build
 from .supervisor import GatewaySupervisor
@@ -138,6 +139,7 @@ class Core:
         ]
         self._start_hooks()
         self._start_upload_purge()
+        self._keep_long_lived_objects_frozen()
         self._server.start()
         host, port = self._server.address[:2]
         if gateways:
@@ -200,6 +202,12 @@ class Core:
             lambda e: wake.set() if e.channel in HOOK_CHANNELS else None, ev.OutboxItemAdded
         )
         self._greenlets.append(gevent.spawn(loop, "hooks", self._hooks.dispatch, wake, 1.0))
+
+    def _keep_long_lived_objects_frozen(self) -> None:
+        """Full garbage collections walk only what is new (see callyard.gc_tuning)."""
+        objects = LongLivedObjects()
+        objects.start()
+        self._greenlets.append(gevent.spawn(loop, "gc", objects.check, threading.Event(), 1.0))
 
     def _start_upload_purge(self) -> None:
         """Composer uploads that can no longer be sent are removed now and then."""

@@ -143,6 +143,72 @@ def test_journal_pushes_for_one_agent_at_the_same_moment_get_distinct_consecutiv
     assert all(stored[(w, k)] == got[w][k] for w in got for k in range(each))
 
 
+def test_journal_numbers_a_burst_of_pushes_in_one_go_per_agent_in_the_order_given(services):
+    anna = add_agent(services, "anna")
+    bob = add_agent(services, "bob")
+    journal = services.journal
+    other = AgentEventLog(services.store, services.clock, retention_seconds=3600)  # another process
+    assert journal.record(anna.id, "message", {"n": 0}) == 1
+    burst = [(anna.id, "message", {"n": 1}), (bob.id, "offer", {"n": 1}), (anna.id, "message", {"n": 2})]
+    assert journal.record_many(burst) == [2, 1, 3]
+    assert other.record_many([(bob.id, "message", {"n": 2}), (bob.id, "message", {"n": 3})]) == [2, 3]
+    with services.store.atomic():  # inside a caller's transaction too
+        assert journal.record_many([(anna.id, "message", {"n": 3}), (bob.id, "message", {"n": 4})]) == [4, 4]
+    assert [(e["seq"], e["name"], e["data"]["n"]) for e in journal.since(anna.id, 0).events] == [
+        (1, "message", 0),
+        (2, "message", 1),
+        (3, "message", 2),
+        (4, "message", 3),
+    ]
+    assert [e["data"]["n"] for e in journal.since(bob.id, 0).events] == [1, 2, 3, 4]
+
+
+def test_a_burst_numbered_while_another_writer_takes_the_next_number_takes_the_ones_after(
+    services, monkeypatch
+):
+    anna = add_agent(services, "anna")
+    journal = services.journal
+    other = AgentEventLog(services.store, services.clock, retention_seconds=3600)
+    db = services.store.db
+    real = db.execute_sql
+    raced: list[int] = []
+
+    def execute_sql(sql, params=None, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if "FROM (VALUES" in sql and not raced:  # another process writes number 1 just before
+            raced.append(other.record(anna.id, "message", {"n": "other"}))
+        return real(sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(db, "execute_sql", execute_sql)
+    assert journal.record_many([(anna.id, "message", {"n": 1}), (anna.id, "message", {"n": 2})]) == [2, 3]
+    assert raced == [1]
+    assert [e["data"]["n"] for e in journal.since(anna.id, 0).events] == ["other", 1, 2]
+
+
+def test_work_items_read_together_are_those_read_one_by_one(services):
+    anna = add_agent(services, "anna")
+    bob = add_agent(services, "bob")
+    first = active_with(services, anna)
+    services.agents.set_presence(anna.id, "break", "lunch")  # the second chat goes to bob
+    second = active_with(services, bob, thread="v2")
+    services.interactions.reply(anna.id, first, "an answer")
+    ingest(services, thread="v2", n=2, body="a question")
+    with services.store.atomic():
+        ContactCrm.create(
+            contact=Interaction.get_by_id(second).contact_id,
+            data={"tier": "gold"},
+            fetched_at=services.clock(),
+        )
+    services.workdesk.add_label(anna, first, "vip")
+    services.workdesk.add_label(anna, first, "billing")
+    wanted = [(Interaction.get_by_id(first), anna.id), (Interaction.get_by_id(second), bob.id)]
+    wanted.append((Interaction.get_by_id(first), bob.id))  # the same interaction, another agent's count
+    together = services.inbox.work_items(wanted)
+    assert together == [services.inbox.work_item(i, agent_id) for i, agent_id in wanted]
+    assert together[0]["labels"] == ["billing", "vip"] and together[1]["labels"] == []
+    assert together[1]["contact"]["crm"]["data"] == {"tier": "gold"} and together[0]["contact"]["crm"] is None
+    assert together[1]["preview"] == "a question"
+
+
 def test_work_item_reads_contact_crm_and_preview_as_the_plain_interaction_view_does(services):
     """The work item reads the contact's identities, CRM card and the preview in its own two
     queries; what it shows must be what ``interaction_dict`` shows reading them one by one."""

@@ -17,6 +17,12 @@ def test_pushes_run_in_order_and_waiting_ones_about_the_same_thing_are_made_once
     assert "pushes in order" in child.stdout
 
 
+def test_waiting_pushes_of_a_handler_that_makes_many_are_made_together_in_order() -> None:
+    child = subprocess.run([sys.executable, __file__, "many"], capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stdout + child.stderr
+    assert "pushes together" in child.stdout
+
+
 def test_importing_the_web_layer_does_not_import_gevent() -> None:
     # Only the core, a gevent process, makes a push queue; the browser tests' process imports
     # the web layer's modules and must stay gevent-free.
@@ -81,5 +87,69 @@ def run_in_child() -> None:
     print("pushes in order")
 
 
+def run_many_in_child() -> None:
+    import gevent
+
+    from callyard.web.push_queue import BATCH, PushQueue
+
+    queue = PushQueue()
+    calls: list[tuple] = []
+
+    def one(e: Event) -> None:
+        if e.state == "bad":  # type: ignore[attr-defined]
+            raise RuntimeError("a push that fails")
+        calls.append(("one", e.interaction_id))  # type: ignore[attr-defined]
+
+    def many(events: list[Event]) -> None:
+        if any(e.state == "bad" for e in events):  # type: ignore[attr-defined]
+            raise RuntimeError("a batch with a push that fails")
+        calls.append(("many", [e.interaction_id for e in events]))  # type: ignore[attr-defined]
+
+    def other(e: Event) -> None:
+        calls.append(("other", e.interaction_id))  # type: ignore[attr-defined]
+
+    messages, others = queue.defer(one, many=many), queue.defer(other)
+
+    def wait_until_done() -> None:
+        with gevent.Timeout(5):
+            while queue.waiting:
+                gevent.sleep(0.01)
+        gevent.sleep(0.05)
+
+    try:
+        for n in (1, 2, 3):
+            messages(CallStateChanged(n, 1, "ok"))
+        others(CallStateChanged(4, 1, "ok"))  # breaks the run: order is kept
+        messages(CallStateChanged(5, 1, "ok"))
+        messages(CallStateChanged(6, 1, "ok"))
+        wait_until_done()
+        assert calls == [("many", [1, 2, 3]), ("other", 4), ("many", [5, 6])], calls
+
+        calls.clear()
+        messages(CallStateChanged(7, 1, "ok"))  # alone: the one-event handler
+        wait_until_done()
+        assert calls == [("one", 7)], calls
+
+        calls.clear()
+        for n in range(BATCH + 2):
+            messages(CallStateChanged(100 + n, 1, "ok"))
+        wait_until_done()
+        assert calls == [("many", list(range(100, 100 + BATCH))), ("many", [100 + BATCH, 101 + BATCH])]
+
+        calls.clear()
+        messages(CallStateChanged(8, 1, "ok"))
+        messages(CallStateChanged(9, 1, "bad"))
+        messages(CallStateChanged(10, 1, "ok"))
+        wait_until_done()
+        # The batch failed: each is pushed alone, and only the bad one is lost.
+        assert calls == [("one", 8), ("one", 10)], calls
+    finally:
+        queue.stop()
+    print("pushes together")
+
+
 if __name__ == "__main__":
-    run_in_child()
+    if sys.argv[1:] == ["many"]:
+        run_many_in_child()
+    else:
+        run_in_child()

@@ -28,6 +28,15 @@ _RECORD_SQL = """INSERT INTO agent_event (agent_id, seq, name, payload, created_
 SELECT ?, COALESCE(MAX(e.seq), 0) + 1, ?, ?, ? FROM agent_event e WHERE e.agent_id = ?
 RETURNING seq"""
 
+# Numbers and stores many pushes in one statement (see ``AgentEventLog.record_many``): one row of
+# VALUES per push (agent, its place among that agent's pushes here, name, payload, time).
+_RECORD_MANY_SQL = """INSERT INTO agent_event (agent_id, seq, name, payload, created_at)
+SELECT v.column1,
+  COALESCE((SELECT MAX(e.seq) FROM agent_event e WHERE e.agent_id = v.column1), 0) + v.column2,
+  v.column3, v.column4, v.column5
+FROM (VALUES {rows}) AS v
+RETURNING agent_id, seq"""
+
 # Most events a catch-up returns; a tab further behind reloads the whole inbox instead.
 CATCH_UP_LIMIT = 500
 
@@ -83,6 +92,46 @@ class AgentEventLog:
         if self._recorded % 1000 == 0:
             self.prune(now)
         return seq
+
+    def record_many(self, pushes: list[tuple[int, str, dict[str, Any]]]) -> list[int]:
+        """Journal several (agent, name, data) pushes in one statement; their numbers, in order.
+
+        Like ``record``: a number another writer took first refuses the whole statement, which
+        is tried again with the next numbers. An agent's pushes here are numbered in the order
+        given.
+        """
+        if len(pushes) == 1:
+            return [self.record(*pushes[0])]
+        now = AgentEvent.created_at.db_value(self._clock())
+        db = self._store.db
+        place: dict[int, int] = {}
+        params: list[Any] = []
+        for agent_id, name, data in pushes:
+            place[agent_id] = place.get(agent_id, 0) + 1
+            params += [agent_id, place[agent_id], name, AgentEvent.payload.db_value(data), now]
+        sql = _RECORD_MANY_SQL.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(pushes))).replace(
+            "?", db.param
+        )
+        for _attempt in range(50):
+            try:
+                own = self._store.dialect == "sqlite" or db.in_transaction()
+                with self._store.atomic() if own else contextlib.nullcontext():
+                    returned = db.execute_sql(sql, params).fetchall()
+                break
+            except pw.IntegrityError:  # another writer took a number first: take the next ones
+                continue
+        else:  # pragma: no cover
+            raise RuntimeError("could not number a batch of events")
+        # The rows come back in no promised order; an agent's numbers, ascending, are its pushes'.
+        numbers: dict[int, list[int]] = {}
+        for agent_id, seq in sorted(returned, key=lambda r: (r[0], r[1]), reverse=True):
+            numbers.setdefault(agent_id, []).append(seq)
+        seqs = [numbers[agent_id].pop() for agent_id, _name, _data in pushes]
+        before = self._recorded
+        self._recorded += len(pushes)
+        if self._recorded // 1000 != before // 1000:
+            self.prune(self._clock())
+        return seqs
 
     @staticmethod
     def last_seq(agent_id: int) -> int:
