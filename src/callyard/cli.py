@@ -102,10 +102,6 @@ def run(obj: Context, host: str | None, port: int | None) -> None:
 
     core = Core(config)
     url = core.start(say=lambda m: click.echo(m, err=True))
-    # What start made (modules, the app, its routes) lives as long as the process: frozen, it is
-    # left out of the collector's full passes, and out of the ones at exit, which took the
-    # stopping server 0.3 s and more of CPU.
-    gc.freeze()
     click.echo(f"Callyard is running at {url}")
     if config.server.demo_page:
         click.echo(f"  demo shop with the chat widget: {url}/")
@@ -375,7 +371,7 @@ def gateway(obj: Context, name: str, parent_pid: int | None) -> None:
     def ready(line: str) -> None:
         click.echo(line)
         sys.stdout.flush()
-        gc.freeze()  # as in `run`: what start made lives as long as the process
+        gc.freeze()  # as in `run` (callyard.gc_tuning): what start made lives as long as the process
 
     run_gateway(config, name, parent_pid, ready)
 

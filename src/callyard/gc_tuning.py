@@ -9,7 +9,8 @@ What survives a full collection is long-lived (the app, connections, caches), so
 (``gc.freeze``): later collections walk only what came since. A frozen object that later
 becomes part of a garbage cycle (a connection that closed) would never be freed, so every
 ``refresh_seconds`` the frozen objects are handed back (``gc.unfreeze``) and the next full
-collection walks everything once.
+collection walks everything once. (Frozen objects also stay out of the collections at exit,
+which took a stopping server 0.3 s and more.)
 """
 
 from __future__ import annotations
