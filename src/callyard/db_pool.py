@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import psycopg2.extensions
 from playhouse.pool import PooledPostgresqlDatabase
 
 # A connection idle in the pool longer than this is checked with a round trip before use.
@@ -85,6 +86,22 @@ class PostgresqlPool(PooledPostgresqlDatabase):
             super()._close(conn, close_conn)
             if not close_conn and not conn.closed:
                 self._returned_at[id(conn)] = time.monotonic()
+
+    def close_all(self) -> None:
+        """Close this unit's connection and the idle ones; those in use too, unless they could be
+        waiting on the server for a greenlet.
+
+        Under gevent (psycogreen's wait callback) a connection in use may be mid-query for a
+        suspended greenlet, holding its own lock: closing it from another greenlet blocks the
+        whole process on that lock, for ever (a stopping core hung until it was killed). Such
+        connections are left to close when their greenlet gives them back, or at exit.
+        """
+        if psycopg2.extensions.get_wait_callback() is None:
+            super().close_all()
+            return
+        self.close()
+        with self._pool_lock:
+            self.close_idle()
 
     def _close_raw(self, conn: Any) -> None:
         self._returned_at.pop(id(conn), None)

@@ -4,6 +4,8 @@ waited for it), and still replaces connections the server has dropped."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import peewee as pw
@@ -162,3 +164,40 @@ def test_a_begin_not_sent_goes_with_the_connection_given_back(pool, db_url) -> N
     pool.execute_sql("INSERT INTO pool_scratch VALUES (%s)", (4,))
     assert pool.connection().get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE
     assert _rows(db_url) == [4]
+
+
+def test_closing_the_pool_while_a_greenlet_waits_on_the_database_does_not_hang(db_url) -> None:  # noqa: ANN001
+    # A stopping core closed every pooled connection, in use or not. Under gevent a connection in
+    # use may be waiting on the server for its greenlet (psycogreen); closing it from another
+    # greenlet blocked the whole process on the connection's lock, for ever (servers were killed
+    # after 10 s). Run in a child process: gevent and psycogreen patch what they load.
+    child = subprocess.run(
+        [sys.executable, "-c", _WAITING_GREENLET, db_url], capture_output=True, text=True, timeout=30
+    )
+    assert child.returncode == 0, child.stdout + child.stderr
+    assert child.stdout.split() == ["closed", "done"]
+
+
+_WAITING_GREENLET = """
+from gevent import monkey
+monkey.patch_all()
+import sys
+import gevent
+from psycogreen.gevent import patch_psycopg
+patch_psycopg()
+from callyard.store import Store
+
+store = Store(sys.argv[1])
+
+def waits_on_the_database():
+    with store.connection():
+        store.db.execute_sql("SELECT pg_sleep(1)")
+
+worker = gevent.spawn(waits_on_the_database)
+gevent.sleep(0.3)  # the query is out; its greenlet waits
+with gevent.Timeout(20):
+    store.close()
+print("closed")
+worker.join(timeout=20)
+print("done")
+"""

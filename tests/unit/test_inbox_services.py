@@ -207,6 +207,7 @@ def test_work_items_read_together_are_those_read_one_by_one(services):
     assert together[0]["labels"] == ["billing", "vip"] and together[1]["labels"] == []
     assert together[1]["contact"]["crm"]["data"] == {"tier": "gold"} and together[0]["contact"]["crm"] is None
     assert together[1]["preview"] == "a question"
+    assert services.inbox.work_items([]) == []  # a burst whose messages no agent sees yet
 
 
 def test_work_item_reads_contact_crm_and_preview_as_the_plain_interaction_view_does(services):

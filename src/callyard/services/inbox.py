@@ -214,6 +214,8 @@ class InboxViews:
         peewee's query builder (and one query for each part) it was most of the server's time per
         message. A burst of pushes asks for many at once: one round trip instead of one each.
         """
+        if not keys:
+            return []
         db = Interaction._meta.database
         sql = "\nUNION ALL\n".join([_FACTS_SQL] * len(keys)).replace("?", db.param)
         params = [p for n, key in enumerate(keys) for p in _facts_params(n, *key)]
