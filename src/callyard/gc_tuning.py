@@ -11,6 +11,12 @@ becomes part of a garbage cycle (a connection that closed) would never be freed,
 ``refresh_seconds`` the frozen objects are handed back (``gc.unfreeze``) and the next full
 collection walks everything once. (Frozen objects also stay out of the collections at exit,
 which took a stopping server 0.3 s and more.)
+
+The youngest generation is collected after 7,000 new objects instead of 700: most of what a
+push or a request makes is freed by its reference count before then, so fewer collections
+run and fewer objects live long enough to be walked again. In the push benchmark (runs vary
+a lot on a shared 2-core machine) the p99 latency was 51, 62 and 90 ms over three runs, against
+87 to 120 ms over four with CPython's 700.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+YOUNG_THRESHOLD = 7000  # new objects between collections of the youngest generation (CPython: 700)
 
 
 class LongLivedObjects:
@@ -36,6 +44,7 @@ class LongLivedObjects:
         """Freeze what the start made (modules, the app): it lives as long as the process."""
         gc.collect()
         gc.freeze()
+        gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         self._full = gc.get_stats()[2]["collections"]
         self._since = self._clock()
         log.debug("gc: %d objects frozen at start", gc.get_freeze_count())

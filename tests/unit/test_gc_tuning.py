@@ -18,7 +18,7 @@ def run_in_child() -> None:
     import gc
     import weakref
 
-    from callyard.gc_tuning import LongLivedObjects
+    from callyard.gc_tuning import YOUNG_THRESHOLD, LongLivedObjects
 
     class Node:
         pass
@@ -28,6 +28,7 @@ def run_in_child() -> None:
     policy.start()
     at_start = gc.get_freeze_count()
     assert at_start > 0
+    assert gc.get_threshold()[0] == YOUNG_THRESHOLD > 700
 
     policy.check()  # no full collection since: nothing more is frozen
     assert gc.get_freeze_count() == at_start
