@@ -14,9 +14,9 @@ which took a stopping server 0.3 s and more.)
 
 The youngest generation is collected after 7,000 new objects instead of 700: most of what a
 push or a request makes is freed by its reference count before then, so fewer collections
-run and fewer objects live long enough to be walked again. In the push benchmark (runs vary
-a lot on a shared 2-core machine) the p99 latency was 51, 62 and 90 ms over three runs, against
-87 to 120 ms over four with CPython's 700.
+run and fewer objects live long enough to be walked again. On the push benchmark this was not
+clearly better than 700 (p99 51-130 ms over seven runs against 87-120 ms over four: runs vary a
+lot on a shared 2-core machine); CPU per message was no worse.
 """
 
 from __future__ import annotations
@@ -32,22 +32,30 @@ YOUNG_THRESHOLD = 7000  # new objects between collections of the youngest genera
 
 
 class LongLivedObjects:
-    """Call ``check()`` every second or so (the core does, from a greenlet)."""
+    """``start()`` once the process has started; ``check()`` every second or so (the core
+    calls it from a greenlet) for the periodic hand-back."""
 
     def __init__(self, refresh_seconds: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._refresh = refresh_seconds
         self._clock = clock
         self._since = clock()
-        self._full = gc.get_stats()[2]["collections"]
 
     def start(self) -> None:
         """Freeze what the start made (modules, the app): it lives as long as the process."""
         gc.collect()
         gc.freeze()
         gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        self._full = gc.get_stats()[2]["collections"]
+        gc.callbacks.append(self._after_collection)
         self._since = self._clock()
         log.debug("gc: %d objects frozen at start", gc.get_freeze_count())
+
+    @staticmethod
+    def _after_collection(phase: str, info: dict[str, int]) -> None:
+        # What a full collection kept is long-lived: frozen at once, rather than by a poll up to a
+        # second later (the collection is over when the "stop" callbacks run). Measured on the
+        # push benchmark, the difference was within the noise of a shared 2-core machine.
+        if phase == "stop" and info["generation"] == 2:
+            gc.freeze()
 
     def check(self) -> None:
         now = self._clock()
@@ -55,10 +63,4 @@ class LongLivedObjects:
             frozen = gc.get_freeze_count()
             gc.unfreeze()  # the next full collection walks everything, and frees dead cycles
             self._since = now
-            self._full = gc.get_stats()[2]["collections"]
             log.debug("gc: %d frozen objects handed back to the collector", frozen)
-            return
-        full = gc.get_stats()[2]["collections"]
-        if full != self._full:  # a full collection ran since: what it kept is long-lived
-            self._full = full
-            gc.freeze()

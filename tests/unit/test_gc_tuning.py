@@ -30,12 +30,13 @@ def run_in_child() -> None:
     assert at_start > 0
     assert gc.get_threshold()[0] == YOUNG_THRESHOLD > 700
 
-    policy.check()  # no full collection since: nothing more is frozen
+    young = [Node() for _ in range(1000)]
+    gc.collect(0)  # a young collection freezes nothing
+    policy.check()
     assert gc.get_freeze_count() == at_start
 
-    kept = [Node() for _ in range(1000)]
-    gc.collect()  # a full collection: the nodes survive it
-    policy.check()
+    kept = young
+    gc.collect()  # a full collection: the nodes survive it, and are frozen at once
     assert gc.get_freeze_count() >= at_start + 1000
     assert not any(gc.is_tracked(n) and n in gc.get_objects(generation=2) for n in kept[:3])
 
@@ -43,8 +44,7 @@ def run_in_child() -> None:
     a, b = Node(), Node()
     a.other, b.other = b, a
     gone = weakref.ref(a)
-    gc.collect()
-    policy.check()  # a and b were live at that collection: frozen now
+    gc.collect()  # a and b were live at that collection: frozen now
     del a, b
     gc.collect()
     assert gone() is not None
