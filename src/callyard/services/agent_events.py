@@ -75,6 +75,13 @@ class AgentEventLog:
             AgentEvent.created_at.db_value(now),
             agent_id,
         )
+        seq = self._numbered(sql, params)[0][0]
+        self._counted(1)
+        return seq
+
+    def _numbered(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        """Run a numbering INSERT … RETURNING until no other writer took its numbers first."""
+        db = self._store.db
         for _attempt in range(50):
             try:
                 # Inside a caller's transaction a refused number must not spoil it: a savepoint.
@@ -82,16 +89,16 @@ class AgentEventLog:
                 # statement that reads and then writes could otherwise fail instead of waiting.
                 own = self._store.dialect == "sqlite" or db.in_transaction()
                 with self._store.atomic() if own else contextlib.nullcontext():
-                    seq = db.execute_sql(sql, params).fetchone()[0]
-                break
-            except pw.IntegrityError:  # another writer took the number first: take the next one
+                    return db.execute_sql(sql, params).fetchall()
+            except pw.IntegrityError:  # another writer took a number first: take the next ones
                 continue
-        else:  # pragma: no cover
-            raise RuntimeError(f"could not number an event for agent {agent_id}")
-        self._recorded += 1
-        if self._recorded % 1000 == 0:
-            self.prune(now)
-        return seq
+        raise RuntimeError("could not number journal events")  # pragma: no cover
+
+    def _counted(self, recorded: int) -> None:
+        """Prune the journal every thousand events recorded."""
+        before, self._recorded = self._recorded, self._recorded + recorded
+        if self._recorded // 1000 != before // 1000:
+            self.prune(self._clock())
 
     def record_many(self, pushes: list[tuple[int, str, dict[str, Any]]]) -> list[int]:
         """Journal several (agent, name, data) pushes in one statement; their numbers, in order.
@@ -112,25 +119,13 @@ class AgentEventLog:
         sql = _RECORD_MANY_SQL.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(pushes))).replace(
             "?", db.param
         )
-        for _attempt in range(50):
-            try:
-                own = self._store.dialect == "sqlite" or db.in_transaction()
-                with self._store.atomic() if own else contextlib.nullcontext():
-                    returned = db.execute_sql(sql, params).fetchall()
-                break
-            except pw.IntegrityError:  # another writer took a number first: take the next ones
-                continue
-        else:  # pragma: no cover
-            raise RuntimeError("could not number a batch of events")
+        returned = self._numbered(sql, params)
         # The rows come back in no promised order; an agent's numbers, ascending, are its pushes'.
         numbers: dict[int, list[int]] = {}
         for agent_id, seq in sorted(returned, key=lambda r: (r[0], r[1]), reverse=True):
             numbers.setdefault(agent_id, []).append(seq)
         seqs = [numbers[agent_id].pop() for agent_id, _name, _data in pushes]
-        before = self._recorded
-        self._recorded += len(pushes)
-        if self._recorded // 1000 != before // 1000:
-            self.prune(self._clock())
+        self._counted(len(pushes))
         return seqs
 
     @staticmethod
