@@ -91,3 +91,25 @@ class Prepared:
     def scalar(self, **values: Any) -> Any:
         row = self.execute(**values).fetchone()
         return None if row is None else row[0]
+
+
+class Shapes:
+    """One statement whose shape varies with the call (which columns an UPDATE sets): a
+    ``Prepared`` per shape, made on its first use. ``build(*shape)`` returns the query."""
+
+    def __init__(self, build: Callable[..., pw.BaseQuery]) -> None:
+        self._build = build
+        self._made: dict[tuple[Any, ...], Prepared] = {}
+
+    def __call__(self, *shape: Any) -> Prepared:
+        prepared = self._made.get(shape)
+        if prepared is None:
+            prepared = self._made.setdefault(shape, Prepared(lambda: self._build(*shape)))
+        return prepared
+
+
+def field_slots(model: type[pw.Model], names: tuple[str, ...], prefix: str = "") -> dict[str, pw.Value]:
+    """``{name: slot}`` for an UPDATE's columns, each converted as its field stores it (the
+    slots are named ``prefix + name``, apart from the query's other values)."""
+    fields = model._meta.combined  # noqa: SLF001 - peewee's own name -> field map (agent and agent_id)
+    return {name: slot(prefix + name, fields[name]) for name in names}

@@ -8,7 +8,7 @@ import datetime as dt
 import peewee as pw
 
 from callyard.models import Contact, Identity, Interaction, Message, Queue
-from callyard.prepared import Prepared, slot
+from callyard.prepared import Prepared, Shapes, field_slots, slot
 
 OWNER = Prepared(
     lambda: (
@@ -82,3 +82,41 @@ def test_prepared_queries_read_and_write_as_the_query_builder_does(services, clo
         assert [m.body for m in MESSAGES.rows(interaction=result.interaction_id, since=later)] == [
             "with meta"
         ]
+
+
+SET_CONTACT = Shapes(
+    lambda names: Interaction.update(**field_slots(Interaction, names, prefix="set_")).where(
+        Interaction.id == slot("id"), Interaction.state == slot("state")
+    )
+)
+
+
+def test_an_update_of_many_shapes_sets_each_shape_s_columns_converted_as_stored(services, clock):  # noqa: ANN001
+    with services.store.connection():
+        with services.store.atomic():
+            first = services.interactions.ingest(
+                channel="chat", identity=("chat_visitor", "v1"), body="hi", queue="support", thread_key="v1"
+            )
+            second = services.interactions.ingest(
+                channel="chat", identity=("chat_visitor", "v2"), body="hi", queue="support", thread_key="v2"
+            )
+        state = Interaction.get_by_id(first.interaction_id).state
+        later = clock() + dt.timedelta(hours=1)
+        with services.store.atomic():
+            one = SET_CONTACT(("ended_at", "subject")).execute(
+                id=first.interaction_id, state=state, set_ended_at=later, set_subject="one"
+            )
+            two = SET_CONTACT(("agent", "skills")).execute(
+                id=second.interaction_id, state=state, set_agent=None, set_skills={"fr": 3}
+            )
+            # the guard holds: a state it is not in changes nothing
+            none = SET_CONTACT(("subject",)).execute(
+                id=second.interaction_id, state="closed", set_subject="x"
+            )
+        assert (one.rowcount, two.rowcount, none.rowcount) == (1, 1, 0)
+        a, b = Interaction.get_by_id(first.interaction_id), Interaction.get_by_id(second.interaction_id)
+        assert (a.ended_at, a.subject, a.skills) == (later, "one", {})
+        assert (b.ended_at, b.subject, b.skills, b.agent_id) == (None, "", {"fr": 3}, None)
+        # one Prepared per shape, the same one each time the shape comes back
+        assert SET_CONTACT(("subject",)) is SET_CONTACT(("subject",))
+        assert SET_CONTACT(("subject",)) is not SET_CONTACT(("ended_at", "subject"))

@@ -39,7 +39,7 @@ from ..models import (
     Queue,
     StateChange,
 )
-from ..prepared import Prepared, slot
+from ..prepared import Prepared, Shapes, field_slots, slot
 from ..store import Store
 from .contacts import ContactService
 from .interactions import INTERACTION_BY_ID, InteractionService
@@ -59,6 +59,47 @@ _CALL_OF_INTERACTION = Prepared(
     lambda: CallRecord.select().where(CallRecord.interaction == slot("interaction_id")).limit(1)
 )
 _QUEUE_BY_NAME = Prepared(lambda: Queue.select().where(Queue.name == slot("name")).limit(1))
+# The writes of every call's path, likewise.
+_TO_QUEUE = Prepared(
+    lambda: Interaction.update(queue=slot("queue_id"), skills=slot("skills", Interaction.skills)).where(
+        Interaction.id == slot("id")
+    )
+)
+_QUEUED = Prepared(
+    lambda: CallRecord.update(state="queued", queued_at=slot("now", CallRecord.queued_at)).where(
+        CallRecord.id == slot("id")
+    )
+)
+# The agent's phone rings for the call only while the call waits and its offer is open.
+_RINGING = Prepared(
+    lambda: CallRecord.update(state="ringing", agent=slot("agent_id"), agent_uuid=slot("agent_uuid")).where(
+        CallRecord.uuid == slot("uuid"),
+        CallRecord.state.in_(("queued", "callback")),
+        fn.EXISTS(
+            Offer.select(Offer.id).where(
+                Offer.interaction
+                == CallRecord.select(CallRecord.interaction).where(CallRecord.uuid == slot("uuid")),
+                Offer.agent == slot("agent_id"),
+                Offer.state == "pending",
+            )
+        ),
+    )
+)
+_CONNECTED = Prepared(
+    lambda: CallRecord.update(
+        **field_slots(CallRecord, ("state", "agent", "agent_uuid", "answered_at", "wait_ms"))
+    ).where(CallRecord.id == slot("id"), CallRecord.state == "ringing")
+)
+# A call's end, by the figures it sets (an answered call's talk and hold, or a caller's wait).
+_ENDED = Shapes(
+    lambda names: CallRecord.update(
+        state="ended",
+        ended_at=slot("now", CallRecord.ended_at),
+        held_since=None,
+        reason=slot("reason"),
+        **field_slots(CallRecord, names, prefix="set_"),
+    ).where(CallRecord.id == slot("id"), CallRecord.state != "ended")
+)
 
 
 def call_record(uuid: str) -> CallRecord | None:
@@ -158,11 +199,9 @@ class CallService:
             interaction = interaction_of(record.interaction_id)
             if interaction.state != NEW:
                 raise Conflict(f"the call is already {interaction.state}", error_id="invalid-transition")
-            Interaction.update(queue=target, skills=skills or {}).where(
-                Interaction.id == interaction.id
-            ).execute()
+            _TO_QUEUE.execute(id=interaction.id, queue_id=target.id, skills=skills or {})
             self._interactions._move(interaction, "queued", now, queued_at=now)  # noqa: SLF001 - one state machine
-            CallRecord.update(state="queued", queued_at=now).where(CallRecord.id == record.id).execute()
+            _QUEUED.execute(id=record.id, now=now)
             self._notifier.publish([InteractionQueued(interaction.id, queue)])
         # As stored in the transaction above, without reading it back (this is on every call's path).
         record.state, record.queued_at = "queued", now
@@ -173,15 +212,7 @@ class CallService:
         to that agent is still open: False when it timed out or moved on before the dial got
         here (a busy controller), and then no phone should ring. ``announce=False``: the caller
         tells the inbox itself (``announce``) once the phone is dialled, off the dial's path."""
-        interaction = CallRecord.select(CallRecord.interaction).where(CallRecord.uuid == uuid)
-        offered = Offer.select(Offer.id).where(
-            Offer.interaction == interaction, Offer.agent == agent_id, Offer.state == "pending"
-        )
-        rows = (
-            CallRecord.update(state="ringing", agent=agent_id, agent_uuid=agent_uuid)
-            .where(CallRecord.uuid == uuid, CallRecord.state.in_(("queued", "callback")), fn.EXISTS(offered))
-            .execute()
-        )
+        rows = _RINGING.execute(uuid=uuid, agent_id=agent_id, agent_uuid=agent_uuid).rowcount
         if rows and announce:
             self._announce(uuid)
         return bool(rows)
@@ -352,7 +383,7 @@ class CallService:
         now = at or self._clock()
         with self._store.atomic():
             record = self.get(uuid)
-            fields = {
+            fields: dict[str, object] = {
                 "state": "talking",
                 "agent": agent_id,
                 "agent_uuid": agent_uuid,
@@ -361,11 +392,7 @@ class CallService:
             }
             # Only a call still ringing: a caller who hung up the moment they were joined has
             # been ended already, and must not come back as "talking".
-            changed = (
-                CallRecord.update(**fields)
-                .where(CallRecord.id == record.id, CallRecord.state == "ringing")
-                .execute()
-            )
+            changed = _CONNECTED.execute(id=record.id, **fields).rowcount
             if changed:
                 self._notifier.publish([CallAnswered(record.interaction_id, agent_id, uuid)])
         if not changed:
@@ -422,9 +449,11 @@ class CallService:
                 fields = {"outcome": "abandoned", "wait_ms": _ms(now, record.queued_at or record.entered_at)}
             # Whatever state a dial attempt moved it to meanwhile, the call is over now.
             ended = (
-                CallRecord.update(state="ended", ended_at=now, held_since=None, reason=reason[:255], **fields)
-                .where(CallRecord.id == record.id, CallRecord.state != "ended")
-                .execute()
+                _ENDED(tuple(sorted(fields)))
+                .execute(
+                    id=record.id, now=now, reason=reason[:255], **{f"set_{k}": v for k, v in fields.items()}
+                )
+                .rowcount
             )
             if ended:
                 self._notifier.publish(

@@ -43,7 +43,7 @@ from ..models import (
     Queue,
     StateChange,
 )
-from ..prepared import Prepared, slot
+from ..prepared import Prepared, Shapes, field_slots, slot
 from ..store import Store
 from .attachments import AttachmentStore, NewAttachment, safe_filename
 from .compose import attach_uploads
@@ -107,6 +107,35 @@ _STATE_CHANGE = Prepared(
         agent=slot("agent_id"),
         at=slot("at", StateChange.at),
     ),
+)
+# An agent's accept, on every answered call and taken chat.
+_PENDING_OFFER = Prepared(
+    lambda: (
+        Offer.select()
+        .where(
+            Offer.interaction == slot("interaction_id"),
+            Offer.agent == slot("agent_id"),
+            Offer.state == "pending",
+        )
+        .limit(1)
+    )
+)
+_ACCEPT_OFFER = Prepared(
+    lambda: Offer.update(state="accepted", decided_at=slot("now", Offer.decided_at)).where(
+        Offer.id == slot("id"), Offer.state == "pending"
+    )
+)
+_ANSWERED_AN_OFFER = Prepared(lambda: Agent.update(missed_offers=0).where(Agent.id == slot("agent_id")))
+_OTHER_OFFERS = Prepared(
+    lambda: Offer.select().where(Offer.interaction == slot("interaction_id"), Offer.state == "pending")
+)
+# Every step of every interaction, by the columns it sets besides its state (a dozen shapes).
+_MOVE = Shapes(
+    lambda names: Interaction.update(
+        state=slot("to_state"),
+        updated_at=slot("now", Interaction.updated_at),
+        **field_slots(Interaction, names, prefix="set_"),
+    ).where(Interaction.id == slot("id"), Interaction.state == slot("from_state"))
 )
 # An interaction by id, its SQL built once: every step of a call and of a message reads one.
 INTERACTION_BY_ID = Prepared(
@@ -477,11 +506,7 @@ class InteractionService:
             # Accepts of one interaction run one after the other (rows are then locked in one
             # order, so two accepts at once cannot deadlock on PostgreSQL).
             self._store.lock(f"interaction:{interaction_id}")
-            offer = (
-                Offer.select()
-                .where(Offer.interaction == interaction_id, Offer.agent == agent_id, Offer.state == "pending")
-                .first()
-            )
+            offer = _PENDING_OFFER.first(interaction_id=interaction_id, agent_id=agent_id)
             if offer is None:
                 last = (
                     Offer.select(Offer.state)
@@ -500,20 +525,14 @@ class InteractionService:
             if offer.expires_at <= now:
                 events += end_offer(offer, now, "expired", "offer timed out")
             else:
-                taken = (
-                    Offer.update(state="accepted", decided_at=now)
-                    .where(Offer.id == offer.id, Offer.state == "pending")
-                    .execute()
-                )
+                taken = _ACCEPT_OFFER.execute(id=offer.id, now=now).rowcount
                 interaction = self._get(interaction_id)
                 # agent_id None: rung at several agents at once (ring-all); the first accept wins
                 if not taken or interaction.state != OFFERED or interaction.agent_id not in (None, agent_id):
                     raise Conflict("this offer is no longer available", error_id="offer-gone")
                 self._move(interaction, ACTIVE, now, agent_id=agent_id, answered_at=now)
-                Agent.update(missed_offers=0).where(Agent.id == agent_id).execute()
-                for other in Offer.select().where(
-                    Offer.interaction == interaction_id, Offer.state == "pending"
-                ):
+                _ANSWERED_AN_OFFER.execute(agent_id=agent_id)
+                for other in _OTHER_OFFERS.all(interaction_id=interaction_id):
                     Offer.update(state="withdrawn", decided_at=now).where(Offer.id == other.id).execute()
                     events.append(
                         OfferWithdrawn(interaction_id, other.agent_id, other.id, "another agent accepted it")
@@ -701,12 +720,15 @@ class InteractionService:
                 error_id="invalid-transition",
                 state=from_state,
             )
-        changed = (
-            Interaction.update(state=to_state, updated_at=now, **fields)
-            .where(Interaction.id == interaction.id, Interaction.state == from_state)
-            .execute()
+        names = tuple(sorted(fields))
+        moved = _MOVE(names).execute(
+            id=interaction.id,
+            from_state=from_state,
+            to_state=to_state,
+            now=now,
+            **{f"set_{name}": value for name, value in fields.items()},
         )
-        if not changed:
+        if not moved.rowcount:
             raise Conflict("the interaction changed meanwhile; try again", error_id="stale-state")
         _STATE_CHANGE.execute(
             interaction_id=interaction.id,
