@@ -62,18 +62,27 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
         seq = services.journal.record(agent_id, event, data)
         socketio.emit(event, {**data, "seq": seq}, to=room(agent_id), namespace=NAMESPACE)
 
+    def emit_many(sends: list[tuple[int, str, dict[str, Any]]]) -> None:
+        if not sends:
+            return
+        for (agent_id, event, data), seq in zip(sends, services.journal.record_many(sends), strict=True):
+            socketio.emit(event, {**data, "seq": seq}, to=room(agent_id), namespace=NAMESPACE)
+
     def call_changed(event: ev.CallStateChanged) -> None:
         with services.store.connection():
             interaction = services.inbox.interaction(event.interaction_id)
             if interaction is None:
                 return
-            if event.agent_id is not None:
-                emit(event.agent_id, "call", services.inbox.work_item(interaction, event.agent_id))
             watchers = [m for m in managers() if m != event.agent_id]
+            # The agent's view (with their unread count) and the supervisors' one: read together,
+            # and journalled for everyone in one statement.
+            wanted = [(interaction, event.agent_id)] if event.agent_id is not None else []
             if watchers:
-                seen = services.inbox.work_item(interaction, None)
-                for manager in watchers:
-                    emit(manager, "call", seen)
+                wanted.append((interaction, None))
+            items = services.inbox.work_items(wanted)
+            sends = [(event.agent_id, "call", items[0])] if event.agent_id is not None else []
+            sends += [(manager, "call", items[-1]) for manager in watchers]
+            emit_many(sends)
 
     def marked_not_ready(event: ev.AgentMarkedNotReady) -> None:
         with services.store.connection():

@@ -113,3 +113,39 @@ def field_slots(model: type[pw.Model], names: tuple[str, ...], prefix: str = "")
     slots are named ``prefix + name``, apart from the query's other values)."""
     fields = model._meta.combined  # noqa: SLF001 - peewee's own name -> field map (agent and agent_id)
     return {name: slot(prefix + name, fields[name]) for name in names}
+
+
+class Creates:
+    """``model.create(**values)`` with its INSERT built once for each set of columns given.
+
+    Defaults of the columns not given are written into the SQL when it is built, so a default
+    computed at each insert (a time, say) must be given every time: such a model is refused.
+    """
+
+    _CONSTANT = (dict, list)  # callable defaults whose every value is the same
+
+    def __init__(self, model: type[pw.Model]) -> None:
+        self._model = model
+        pk = model._meta.primary_key  # noqa: SLF001
+        self._shapes = Shapes(
+            lambda names: self._check(names) or model.insert(**field_slots(model, names)).returning(pk)
+        )
+
+    def __call__(self, **values: Any) -> Any:
+        instance = self._model(**values)
+        instance._pk = self._shapes(tuple(sorted(values))).scalar(**values)  # noqa: SLF001 - peewee's own primary key setter
+        instance._dirty.clear()  # noqa: SLF001 - as stored, like Model.create leaves it
+        return instance
+
+    def _check(self, names: tuple[str, ...]) -> None:
+        """Refuse a shape whose SQL would fix a default that varies (run as it is built)."""
+        fields = self._model._meta.sorted_fields  # noqa: SLF001
+        varying = [
+            f.name
+            for f in fields
+            if f.name not in names and callable(f.default) and f.default not in self._CONSTANT
+        ]
+        if varying:
+            raise TypeError(
+                f"{self._model.__name__}: give {', '.join(varying)} (a default made at each insert)"
+            )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import peewee as pw
+import pytest
 
-from callyard.models import Contact, Identity, Interaction, Message, Queue
-from callyard.prepared import Prepared, Shapes, field_slots, slot
+from callyard.models import CallRecord, Contact, Identity, Interaction, Message, Queue
+from callyard.prepared import Creates, Prepared, Shapes, field_slots, slot
 
 OWNER = Prepared(
     lambda: (
@@ -120,3 +121,49 @@ def test_an_update_of_many_shapes_sets_each_shape_s_columns_converted_as_stored(
         # one Prepared per shape, the same one each time the shape comes back
         assert SET_CONTACT(("subject",)) is SET_CONTACT(("subject",))
         assert SET_CONTACT(("subject",)) is not SET_CONTACT(("ended_at", "subject"))
+
+
+CREATE_CALL = Creates(CallRecord)
+
+
+def test_a_prepared_create_stores_the_row_model_create_would_and_returns_it(services, clock):  # noqa: ANN001
+    with services.store.connection():
+        with services.store.atomic():
+            ids = [
+                services.interactions.ingest(
+                    channel="chat", identity=("chat_visitor", v), body="hi", queue="support", thread_key=v
+                ).interaction_id
+                for v in ("v1", "v2", "v3")
+            ]
+            made = CREATE_CALL(interaction=ids[0], uuid="u-1", entered_at=clock(), node=None)
+            built = CallRecord.create(interaction=ids[1], uuid="u-2", entered_at=clock(), node=None)
+            # a model instance for the key, and another shape (no node)
+            other = CREATE_CALL(interaction=Interaction.get_by_id(ids[2]), uuid="u-3", entered_at=clock())
+        assert made.id is not None and other.id not in (None, made.id) and not made.is_dirty()
+        stored = CallRecord.get_by_id(made.id)
+        columns = [
+            f.name for f in CallRecord._meta.sorted_fields if f.name not in ("id", "uuid", "interaction")
+        ]
+        assert [getattr(stored, c) for c in columns] == [
+            getattr(CallRecord.get_by_id(built.id), c) for c in columns
+        ]
+        assert [getattr(made, c) for c in columns] == [getattr(stored, c) for c in columns]
+        assert (stored.uuid, stored.interaction_id) == ("u-1", ids[0])
+        assert (CallRecord.get_by_id(other.id).uuid, CallRecord.get_by_id(other.id).interaction_id) == (
+            "u-3",
+            ids[2],
+        )
+
+
+def test_a_prepared_create_refuses_to_fix_a_default_made_at_each_insert(services, clock):  # noqa: ANN001
+    field = CallRecord._meta.fields["reason"]
+    field.default = lambda: "made now"
+    try:
+        with services.store.connection(), services.store.atomic():
+            ingested = services.interactions.ingest(
+                channel="chat", identity=("chat_visitor", "v1"), body="hi", queue="support", thread_key="v1"
+            )
+            with pytest.raises(TypeError, match="give reason"):
+                Creates(CallRecord)(interaction=ingested.interaction_id, uuid="u-1", entered_at=clock())
+    finally:
+        field.default = ""

@@ -39,7 +39,7 @@ from ..models import (
     Queue,
     StateChange,
 )
-from ..prepared import Prepared, Shapes, field_slots, slot
+from ..prepared import Creates, Prepared, Shapes, field_slots, slot
 from ..store import Store
 from .contacts import ContactService
 from .interactions import INTERACTION_BY_ID, InteractionService
@@ -60,6 +60,10 @@ _CALL_OF_INTERACTION = Prepared(
 )
 _QUEUE_BY_NAME = Prepared(lambda: Queue.select().where(Queue.name == slot("name")).limit(1))
 # The writes of every call's path, likewise.
+_CREATE_INTERACTION = Creates(Interaction)
+_CREATE_STATE_CHANGE = Creates(StateChange)
+_CREATE_MESSAGE = Creates(Message)
+_CREATE_CALL = Creates(CallRecord)
 _TO_QUEUE = Prepared(
     lambda: Interaction.update(queue=slot("queue_id"), skills=slot("skills", Interaction.skills)).where(
         Interaction.id == slot("id")
@@ -152,7 +156,7 @@ class CallService:
             raise NotFound(f"queue {queue!r} does not exist", error_id="queue-not-found")
         with self._store.atomic():
             contact = self._contacts.find_or_create("phone", number or "anonymous", name=name)
-            interaction = Interaction.create(
+            interaction = _CREATE_INTERACTION(
                 contact=contact,
                 channel=CHANNEL,
                 queue=target,
@@ -163,8 +167,8 @@ class CallService:
                 updated_at=now,
                 last_message_at=now,
             )
-            StateChange.create(interaction=interaction, from_state=None, to_state=NEW, at=now)
-            message = Message.create(
+            _CREATE_STATE_CHANGE(interaction=interaction, from_state=None, to_state=NEW, at=now)
+            message = _CREATE_MESSAGE(
                 interaction=interaction,
                 channel=CHANNEL,
                 direction="in",
@@ -172,7 +176,7 @@ class CallService:
                 external_id=uuid,
                 created_at=now,
             )
-            record = CallRecord.create(
+            record = _CREATE_CALL(
                 interaction=interaction,
                 uuid=uuid,
                 caller_number=number,
