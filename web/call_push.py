@@ -2,7 +2,8 @@
 
 - ``call``: a call moved (ringing, talking, on hold, back in line, ended). The agent who has it
   gets the work item with its ``call`` part; supervisors and admins get it too, for their list
-  of live calls and its Listen / Whisper / Barge buttons.
+  of live calls and its Listen / Whisper / Barge buttons. It is made in ``push`` (``items_moved``),
+  together with the pushes about interactions that come interleaved with it.
 - ``notice``: something a supervisor should see at once, like an agent routing put on
   "not-ready" after missing offers in a row.
 
@@ -21,28 +22,17 @@ from flask_socketio import SocketIO
 from callyard import events as ev
 from callyard.errors import Forbidden
 from callyard.models import Agent, CallRecord
-from callyard.prepared import Prepared
 from callyard.services import Services
-from callyard.services.access import MANAGERS, is_manager
+from callyard.services.access import is_manager
 from callyard.services.calls import OPEN_CALL_STATES
 
-from .push import NAMESPACE, room
+from .push import NAMESPACE, managers, room
 from .push_queue import PushQueue
 
 log = logging.getLogger(__name__)
 
 Ack = dict[str, Any]
 On = Callable[[str], Callable[[Callable[[Agent, Any], Ack]], Any]]
-
-
-# Who watches every call, read for each call push: its SQL built once.
-_MANAGERS = Prepared(
-    lambda: Agent.select(Agent.id).where(Agent.role.in_(MANAGERS), Agent.enabled == True),  # noqa: E712
-)
-
-
-def managers() -> list[int]:
-    return [a.id for a in _MANAGERS.all()]
 
 
 def not_ready_notice(agent: Agent, missed: int) -> dict[str, Any]:
@@ -58,31 +48,11 @@ def not_ready_notice(agent: Agent, missed: int) -> dict[str, Any]:
 
 
 def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
-    def emit(agent_id: int, event: str, data: dict[str, Any]) -> None:
-        seq = services.journal.record(agent_id, event, data)
-        socketio.emit(event, {**data, "seq": seq}, to=room(agent_id), namespace=NAMESPACE)
-
     def emit_many(sends: list[tuple[int, str, dict[str, Any]]]) -> None:
         if not sends:
             return
         for (agent_id, event, data), seq in zip(sends, services.journal.record_many(sends), strict=True):
             socketio.emit(event, {**data, "seq": seq}, to=room(agent_id), namespace=NAMESPACE)
-
-    def call_changed(event: ev.CallStateChanged) -> None:
-        with services.store.connection():
-            interaction = services.inbox.interaction(event.interaction_id)
-            if interaction is None:
-                return
-            watchers = [m for m in managers() if m != event.agent_id]
-            # The agent's view (with their unread count) and the supervisors' one: read together,
-            # and journalled for everyone in one statement.
-            wanted = [(interaction, event.agent_id)] if event.agent_id is not None else []
-            if watchers:
-                wanted.append((interaction, None))
-            items = services.inbox.work_items(wanted)
-            sends = [(event.agent_id, "call", items[0])] if event.agent_id is not None else []
-            sends += [(manager, "call", items[-1]) for manager in watchers]
-            emit_many(sends)
 
     def marked_not_ready(event: ev.AgentMarkedNotReady) -> None:
         with services.store.connection():
@@ -90,14 +60,8 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
             if agent is None:
                 return
             notice = not_ready_notice(agent, event.missed)
-            for manager in managers():
-                emit(manager, "notice", notice)
+            emit_many([(manager, "notice", notice) for manager in managers()])
 
-    # A call's pushes read it as it is when they run: one waiting per call and agent says it all.
-    services.bus.subscribe(
-        pushes.defer(call_changed, lambda e: (e.interaction_id, e.agent_id)),  # type: ignore[attr-defined]
-        ev.CallStateChanged,
-    )
     services.bus.subscribe(pushes.defer(marked_not_ready), ev.AgentMarkedNotReady)
 
 

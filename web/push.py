@@ -16,6 +16,7 @@ from callyard import events as ev
 from callyard.models import Agent, Attachment, Contact, Interaction, Message, Offer, Queue
 from callyard.prepared import Prepared, slot
 from callyard.services import Services
+from callyard.services.access import MANAGERS
 from callyard.services.views import agent_dict, message_dict
 
 from .push_queue import PushQueue
@@ -51,6 +52,16 @@ _MESSAGE = Prepared(lambda: _message_query().where(Message.id == slot("id")))
 
 def room(agent_id: int) -> str:
     return f"agent:{agent_id}"
+
+
+# Who watches every call, read for each run of call pushes: its SQL built once.
+_MANAGERS = Prepared(
+    lambda: Agent.select(Agent.id).where(Agent.role.in_(MANAGERS), Agent.enabled == True),  # noqa: E712
+)
+
+
+def managers() -> list[int]:
+    return [a.id for a in _MANAGERS.all()]
 
 
 # Read for every offer (each call has one): its SQL built once.
@@ -113,13 +124,40 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
             {"interaction_id": event.interaction_id, "reason": event.reason},
         )
 
-    def interaction_changed(
-        event: ev.InteractionAssigned | ev.InteractionWrappedUp | ev.InteractionClosed,
-    ) -> None:
-        interaction = load(event.interaction_id)
-        if interaction is None:
-            raise Interaction.DoesNotExist(event.interaction_id)
-        emit(event.agent_id, "interaction", item(interaction, event.agent_id))
+    def items_moved(events: list[ev.Event]) -> None:
+        """An interaction moved (``interaction``: assigned, wrapped up, closed) or its call did
+        (``call``: ringing, talking, on hold, ended; supervisors get these too, for their live
+        calls). Each push is the work item as the list shows it now. Under load these come
+        interleaved for many calls at once, and a run of them is made together: one read of the
+        interactions, one of their work items, one journal statement."""
+        found = services.inbox.interactions(sorted({e.interaction_id for e in events}))  # type: ignore[attr-defined]
+        watchers = managers() if any(isinstance(e, ev.CallStateChanged) for e in events) else []
+        places: dict[tuple[int, int | None], int] = {}  # (interaction, agent) -> its view's place
+        views: list[tuple[Interaction, int | None]] = []
+        sends: list[tuple[int, str, int]] = []  # (agent, event name, place of its view)
+
+        def view(interaction: Interaction, agent_id: int | None) -> int:
+            if (interaction.id, agent_id) not in places:
+                places[interaction.id, agent_id] = len(views)
+                views.append((interaction, agent_id))
+            return places[interaction.id, agent_id]
+
+        for event in events:
+            interaction = found.get(event.interaction_id)  # type: ignore[attr-defined]
+            agent_id: int | None = event.agent_id  # type: ignore[attr-defined]
+            if isinstance(event, ev.CallStateChanged):
+                if interaction is None:
+                    continue
+                if agent_id is not None:
+                    sends.append((agent_id, "call", view(interaction, agent_id)))
+                sends += [(m, "call", view(interaction, None)) for m in watchers if m != agent_id]
+            else:
+                if interaction is None:
+                    raise Interaction.DoesNotExist(event.interaction_id)  # type: ignore[attr-defined]
+                if agent_id is not None:
+                    sends.append((agent_id, "interaction", view(interaction, agent_id)))
+        shown = item_many(views)
+        emit_many([(agent_id, name, shown[place]) for agent_id, name, place in sends])
 
     def message_created(event: ev.MessageCreated) -> None:
         messages_created([event])
@@ -191,12 +229,16 @@ def init(socketio: SocketIO, services: Services, pushes: PushQueue) -> None:
     bus.subscribe(later(work_changed, lambda e: e.interaction_id), ev.InteractionWorkChanged)  # type: ignore[attr-defined]
     bus.subscribe(later(offered), ev.InteractionOffered)
     bus.subscribe(later(withdrawn), ev.OfferWithdrawn)
+    # Interactions and calls: read as they are when they run, one waiting push per thing and
+    # agent says it all; runs of either kind are made together.
+    moved = with_db(items_moved)
     bus.subscribe(
-        later(interaction_changed, same_item),
+        pushes.defer(with_db(lambda e: items_moved([e])), same_item, moved),
         ev.InteractionAssigned,
         ev.InteractionWrappedUp,
         ev.InteractionClosed,
     )
+    bus.subscribe(pushes.defer(with_db(lambda e: items_moved([e])), same_item, moved), ev.CallStateChanged)
     bus.subscribe(later(message_created, many=messages_created), ev.MessageCreated)
     bus.subscribe(later(delivery_failed), ev.MessageDeliveryFailed)
     bus.subscribe(later(presence, lambda e: e.agent_id), ev.AgentPresenceChanged)  # type: ignore[attr-defined]

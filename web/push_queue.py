@@ -12,7 +12,8 @@ it runs, so the last one says all the others would have, in one journal entry an
 A handler that can make many pushes at once (``many``) is given the run of its events that wait
 one after the other, up to ``BATCH``: each read and the journal entries then cost one round
 trip for all, where each push alone waited its turn for three (issue 8's push benchmark: the
-queue, not the CPU, held messages back).
+queue, not the CPU, held messages back). Handlers deferred with the same ``many`` share their
+runs: the pushes about calls and about interactions, which come interleaved, go together.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class PushQueue:
     ) -> Handler:
         """``handler`` run from the queue. ``key``: events with equal keys while one waits are
         pushed once (the latest); without it every event is pushed. ``many``: does what
-        ``handler`` does for each of a list of events, in order."""
+        ``handler`` does for each of a list of events, in order (the events of every handler
+        deferred with this ``many``)."""
         # Keys are per handler: one handler's events never stand in for another's.
         token = next(self._unique)
 
@@ -86,30 +88,30 @@ class PushQueue:
                 if many is None:
                     self._call(handler, event)
                 else:
-                    self._call_many(handler, many, [event, *self._same_next(handler)])
+                    self._call_many(many, [(handler, event), *self._same_next(many)])
                 self._gevent.sleep(0)  # dialling and routing go first
 
-    def _same_next(self, handler: Handler) -> list[Event]:
-        """The events of ``handler`` that wait next in line, taken off the queue (up to BATCH)."""
-        taken: list[Event] = []
+    def _same_next(self, many: Many) -> list[tuple[Handler, Event]]:
+        """The events for ``many`` that wait next in line, taken off the queue (up to BATCH)."""
+        taken: list[tuple[Handler, Event]] = []
         while self._pending and len(taken) < BATCH - 1:
             k = next(iter(self._pending))
-            if self._pending[k][0] is not handler:
+            handler, event, its_many = self._pending[k]
+            if its_many is not many:
                 break
-            taken.append(self._pending.pop(k)[1])
+            del self._pending[k]
+            taken.append((handler, event))
         return taken
 
-    def _call_many(self, handler: Handler, many: Many, events: list[Event]) -> None:
-        if len(events) == 1:
-            self._call(handler, events[0])
+    def _call_many(self, many: Many, run: list[tuple[Handler, Event]]) -> None:
+        if len(run) == 1:
+            self._call(*run[0])
             return
         try:
-            many(events)
+            many([event for _handler, event in run])
         except Exception:  # one bad event must not cost the others their push: one by one
-            log.exception(
-                "pushes of %d %s failed together; pushing them one by one", len(events), events[0].name
-            )
-            for event in events:
+            log.exception("pushes of %d events failed together; pushing them one by one", len(run))
+            for handler, event in run:
                 self._call(handler, event)
 
     @staticmethod

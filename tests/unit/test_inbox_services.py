@@ -560,3 +560,70 @@ def test_search_by_each_criterion_within_what_the_agent_may_see(services, clock)
     assert ids(bob, label="vip") == [mine]  # bob shares the support queue: team work
     with pytest.raises(InvalidInput):
         search(anna, {"date_from": "yesterday"})
+
+
+class _Socket:
+    """Flask-SocketIO's ``emit``, kept: what each room was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, dict]] = []
+
+    def emit(self, event: str, data: dict, to: str, namespace: str) -> None:  # noqa: ARG002
+        self.sent.append((to, event, data))
+
+
+class _Pushes:
+    """The push queue's ``defer``, kept: each event type's handler and the ``many`` it shares."""
+
+    def __init__(self) -> None:
+        self.deferred: list[tuple] = []
+
+    def defer(self, handler, key=None, many=None):  # noqa: ANN001, ANN201
+        self.deferred.append((handler, key, many))
+        return lambda _e: None
+
+
+def test_a_run_of_call_and_interaction_pushes_made_together_is_what_each_alone_would_send(services):
+    from callyard.web import push
+
+    anna, bob = add_agent(services, "anna"), add_agent(services, "bob")
+    boss = add_agent(services, "boss", role="supervisor", presence="offline")
+    first = active_with(services, anna)
+    services.agents.set_presence(anna.id, "break", "lunch")
+    second = active_with(services, bob, thread="v2")
+    run = [
+        ev.CallStateChanged(first, anna.id, "talking"),
+        ev.InteractionAssigned(second, bob.id),
+        ev.CallStateChanged(second, bob.id, "talking"),
+        ev.CallStateChanged(first, None, "ended"),  # nobody's any more: the supervisor's alone
+        ev.InteractionWrappedUp(first, anna.id),
+    ]
+    socket, pushes = _Socket(), _Pushes()
+    push.init(socket, services, pushes)  # type: ignore[arg-type]
+    # The pushes about interactions and about calls: two handlers sharing one ``many``.
+    shares = [m for _h, _k, m in pushes.deferred if m is not None]
+    moved = next(m for m in shares if shares.count(m) == 2)
+    alone_handler = next(h for h, _k, m in pushes.deferred if m is moved)
+    for event in run:
+        alone_handler(event)
+    alone = [(to, name, {k: v for k, v in data.items() if k != "seq"}) for to, name, data in socket.sent]
+    socket.sent.clear()
+    journal_before = {a.id: services.journal.last_seq(a.id) for a in (anna, bob, boss)}
+    moved(run)
+    together = [(to, name, {k: v for k, v in data.items() if k != "seq"}) for to, name, data in socket.sent]
+    assert together == alone
+    assert [(to, name) for to, name, _d in together] == [
+        (push.room(anna.id), "call"),
+        (push.room(boss.id), "call"),
+        (push.room(bob.id), "interaction"),
+        (push.room(bob.id), "call"),
+        (push.room(boss.id), "call"),
+        (push.room(boss.id), "call"),
+        (push.room(anna.id), "interaction"),
+    ]
+    # numbered on in each journal, in order, one number per push
+    seqs = [(to, data["seq"]) for to, _name, data in socket.sent]
+    for agent in (anna, bob, boss):
+        mine = [seq for to, seq in seqs if to == push.room(agent.id)]
+        start = journal_before[agent.id]
+        assert mine == list(range(start + 1, start + 1 + len(mine)))

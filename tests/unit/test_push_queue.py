@@ -143,6 +143,25 @@ def run_many_in_child() -> None:
         wait_until_done()
         # The batch failed: each is pushed alone, and only the bad one is lost.
         assert calls == [("one", 8), ("one", 10)], calls
+
+        # Two handlers deferred with one ``many`` share their runs (calls and interactions
+        # come interleaved); a failed run falls back to each event's own handler.
+        def two(e: Event) -> None:
+            calls.append(("two", e.interaction_id))  # type: ignore[attr-defined]
+
+        also = queue.defer(two, key=lambda e: e.interaction_id, many=many)  # type: ignore[attr-defined]
+        calls.clear()
+        messages(CallStateChanged(11, 1, "ok"))
+        also(CallStateChanged(12, 1, "ok"))
+        messages(CallStateChanged(13, 1, "ok"))
+        wait_until_done()
+        assert calls == [("many", [11, 12, 13])], calls
+        calls.clear()
+        also(CallStateChanged(14, 1, "ok"))
+        messages(CallStateChanged(15, 1, "bad"))
+        also(CallStateChanged(16, 1, "ok"))
+        wait_until_done()
+        assert calls == [("two", 14), ("two", 16)], calls
     finally:
         queue.stop()
     print("pushes together")

@@ -71,16 +71,16 @@ def _facts_params(key: int, interaction_id: int, contact_id: int, agent_id: int)
 
 
 # Read for every push about a call or an interaction (several a call): their SQL built once.
-_ITEM = Prepared(
-    lambda: (
+def _item_query() -> pw.ModelSelect:
+    return (
         Interaction.select(Interaction, Contact, Queue)
         .join(Contact)
         .switch(Interaction)
         .join(Queue, pw.JOIN.LEFT_OUTER)
-        .where(Interaction.id == slot("interaction_id"))
-        .limit(1)
-    ),
-)
+    )
+
+
+_ITEM = Prepared(lambda: _item_query().where(Interaction.id == slot("interaction_id")).limit(1))
 _CALL = Prepared(
     lambda: (
         CallRecord.select(CallRecord, Agent.name)
@@ -151,6 +151,14 @@ class InboxViews:
         """An interaction with its contact and queue, as ``work_item`` reads them: one query
         instead of three (a push builds a work item for every step of every call)."""
         return _ITEM.first(interaction_id=interaction_id)
+
+    @staticmethod
+    def interactions(ids: list[int]) -> dict[int, Interaction]:
+        """``interaction`` for each of ``ids`` that exists (a run of pushes): one query."""
+        if len(ids) == 1:
+            found = _ITEM.first(interaction_id=ids[0])
+            return {} if found is None else {found.id: found}
+        return {i.id: i for i in _item_query().where(Interaction.id.in_(ids))}
 
     def work_item(
         self, interaction: Interaction, agent_id: int | None, offer: Offer | None = None
