@@ -7,6 +7,7 @@ Written at every offer (dozens a second under load), so each statement's SQL is 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from peewee import fn
 
@@ -75,7 +76,8 @@ _DECISION = Prepared(
         agent=slot("agent_id"),
         strategy=slot("strategy"),
         reason=slot("reason"),
-        candidates=slot("candidates", RoutingDecision.candidates),
+        # already JSON: see record()
+        candidates=slot("candidates"),
         created_at=slot("now", RoutingDecision.created_at),
         action=slot("action"),
         step=slot("step"),
@@ -131,7 +133,9 @@ def record(decision: routing.Decision, now: dt.datetime) -> None:
         agent_id=decision.agent_id,
         strategy=decision.strategy,
         reason=decision.reason,
-        candidates=candidates(decision),
+        # The text JSONField stores (keys sorted), without its sorting: candidates() makes
+        # each dict's keys in sorted order already; half the cost, for 50 agents a decision.
+        candidates=json.dumps(candidates(decision)),
         now=now,
         action=decision.action,
         step=decision.step,
@@ -144,11 +148,12 @@ def latest(item_ids: list[int]) -> dict[int, RoutingDecision]:
 
 
 def candidates(decision: routing.Decision) -> list[dict]:
+    # keys in sorted order (see record)
     return [
         {
             "agent_id": c.agent_id,
-            "name": c.name,
             "eligible": c.eligible,
+            "name": c.name,
             "reason": c.reason,
             "score": c.score,
         }

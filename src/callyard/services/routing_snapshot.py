@@ -32,6 +32,7 @@ from ..prepared import Prepared, PreparedIn, slot
 HELD_STATES = (ACTIVE, WRAP_UP)
 PROGRESSIVE = "ring-progressively"
 PENDING = "pending"  # an offer's state, in the rows of _WORK beside interactions' own states
+TIMED_OUT = "timed out"  # in the rows of _OFFERS_OF beside offers' states
 
 # Read at every routing round for the items and agents that changed (dozens a second under
 # load): their SQL is built once per length of the id list (see callyard.prepared), rows come
@@ -50,30 +51,28 @@ def _waiting(ids):  # noqa: ANN001, ANN202
 
 
 def _offers_of(ids):  # noqa: ANN001, ANN202
+    """The offers of these items, and (state TIMED_OUT, no agent) whether their queue's
+    timeout or after-hours action ran, in one statement."""
     offers = Offer.select(Offer.interaction, Offer.agent, Offer.state, Offer.created_at).join(Interaction)
-    if ids is None:
-        return offers.where(Interaction.state.in_((QUEUED, OFFERED))).tuples()
-    return offers.where(Offer.interaction.in_(ids)).tuples()
-
-
-def _timed_out(ids):  # noqa: ANN001, ANN202
     # A voicemail or callback request put back in line after its queue's timeout or
     # after-hours action ran: it waits for an agent, it is not timed out again.
     after_timeout = (
-        StateChange.select(StateChange.interaction)
+        StateChange.select(StateChange.interaction, pw.SQL("NULL"), pw.SQL(f"'{TIMED_OUT}'"), pw.SQL("NULL"))
         .join(Interaction)
         .where(StateChange.to_state.in_((VOICEMAIL, CALLBACK)))
     )
     if ids is None:
-        return after_timeout.where(
-            Interaction.state.in_((QUEUED, OFFERED)), Interaction.channel == "voice"
-        ).tuples()
-    return after_timeout.where(StateChange.interaction.in_(ids)).tuples()
+        waiting = Interaction.state.in_((QUEUED, OFFERED))
+        # Only calls come back after a timeout (the voice channel acts on it).
+        after_timeout = after_timeout.where(waiting, Interaction.channel == "voice")
+        return (offers.where(waiting) + after_timeout).tuples()
+    return (
+        offers.where(Offer.interaction.in_(ids)) + after_timeout.where(StateChange.interaction.in_(ids))
+    ).tuples()
 
 
 _WAITING = PreparedIn(_waiting)
 _OFFERS_OF = PreparedIn(_offers_of)
-_TIMED_OUT = PreparedIn(_timed_out)
 _LAST_SERVED = Prepared(
     lambda: (
         Interaction.select(Interaction.agent, Interaction.ended_at, Interaction.closed_at)
@@ -153,6 +152,7 @@ def work_items(ids: Iterable[int] | None) -> dict[int, routing.WorkItem]:
     tried: dict[int, set[int]] = defaultdict(set)
     ringing: dict[int, set[int]] = defaultdict(set)
     last_ring: dict[int, dt.datetime] = {}
+    timed_out: set[int] = set()
     for item_id, agent_id, state, created_at in _OFFERS_OF.rows(
         None if id_list is None else [r.id for r in rows]
     ):
@@ -161,9 +161,8 @@ def work_items(ids: Iterable[int] | None) -> dict[int, routing.WorkItem]:
             last_ring[item_id] = max(created_at, last_ring.get(item_id, created_at))
         elif state in ("expired", "rejected", "withdrawn"):
             tried[item_id].add(agent_id)
-    # Only calls come back after a timeout (the voice channel acts on it): nothing to ask otherwise.
-    calls = [r.id for r in rows if r.channel == "voice"]
-    timed_out = {i for (i,) in _TIMED_OUT.rows(None if id_list is None else calls)} if calls else set()
+        elif state == TIMED_OUT:
+            timed_out.add(item_id)
     items = {}
     for r in rows:
         if r.state == OFFERED and not ringing[r.id]:
@@ -182,7 +181,8 @@ def work_items(ids: Iterable[int] | None) -> dict[int, routing.WorkItem]:
             tried_agents=frozenset(tried[r.id]),
             ringing=frozenset(ringing[r.id]) if r.state == OFFERED else frozenset(),
             last_ring_at=last_ring.get(r.id) if r.state == OFFERED else None,
-            timed_out=r.id in timed_out,
+            # only calls come back after a timeout (the voice channel acts on it)
+            timed_out=r.channel == "voice" and r.id in timed_out,
         )
     return items
 
