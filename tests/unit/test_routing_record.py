@@ -109,3 +109,32 @@ def test_candidates_are_stored_as_json_with_sorted_keys(services):  # noqa: ANN0
     stored = json.loads(text)
     assert stored[0]["agent_id"] == anna.id and stored[0]["reason"] == "chosen"
     assert text == json.dumps(stored, sort_keys=True)  # what JSONField itself writes
+
+
+def test_a_wait_is_stored_once_and_again_only_when_what_it_says_changes(services):  # noqa: ANN001
+    anna = add_agent(services, "anna")
+    services.agents.set_presence(anna.id, "break")
+    interaction_id = ingest(services)
+    services.router.route()
+    services.router.invalidate()
+    services.router.route()  # the same wait, decided again from a fresh index
+    assert decisions(interaction_id) == ["wait"]
+
+    # One written by the model itself (JSONField) reads the same as the router's own.
+    first = RoutingDecision.get(RoutingDecision.interaction == interaction_id)
+    RoutingDecision.delete().execute()
+    RoutingDecision.create(**{**first.__data__, "id": None})
+    services.router.invalidate()
+    services.router.route()
+    assert decisions(interaction_id) == ["wait"]
+
+    # A new agent who cannot take it either: the candidates changed, so it is stored again.
+    ben = services.agents.add("ben", "Ben", PASSWORD, skills={"sales": 5})
+    services.agents.set_presence(ben.id, "available")
+    services.router.invalidate()
+    services.router.route()
+    assert decisions(interaction_id) == ["wait", "wait"]
+    names = [
+        c["name"] for c in RoutingDecision.select().order_by(RoutingDecision.id.desc()).first().candidates
+    ]
+    assert sorted(names) == ["Anna", "Ben"]

@@ -294,19 +294,17 @@ class RouterService:
         if not decisions:
             return
         latest = routing_record.latest(sorted({d.item_id for d in decisions}))
-        changed = [
-            d
-            for d in decisions
-            if (last := latest.get(d.item_id)) is None
-            or last.agent_id is not None
-            or last.step != d.step
-            or last.reason != d.reason
-            or last.candidates != routing_record.candidates(d)
-        ]
+        changed = []
+        for d in decisions:
+            # JSON compared as text: both sides are written the same way (keys sorted)
+            text = routing_record.candidates_json(d)
+            last = latest.get(d.item_id)
+            if last is None or last != (None, d.step, d.reason, text):
+                changed.append((d, text))
         if changed:
             with self._store.atomic():
-                for decision in changed:
-                    routing_record.record(decision, now)
+                for decision, text in changed:
+                    routing_record.record(decision, now, text)
 
     # -- queues nobody can serve -------------------------------------------------------------
 

@@ -76,21 +76,31 @@ _DECISION = Prepared(
         agent=slot("agent_id"),
         strategy=slot("strategy"),
         reason=slot("reason"),
-        # already JSON: see record()
-        candidates=slot("candidates"),
+        candidates=slot("candidates"),  # JSON already: see candidates_json
         created_at=slot("now", RoutingDecision.created_at),
         action=slot("action"),
         step=slot("step"),
     )
 )
-# The latest decision stored for each of these interactions.
+# The latest decision stored for each of these interactions, as (interaction, agent, step,
+# reason, candidates as stored: JSON text).
 _LATEST = PreparedIn(
-    lambda ids: RoutingDecision.select().where(
-        RoutingDecision.id.in_(
-            RoutingDecision.select(fn.MAX(RoutingDecision.id))
-            .where(RoutingDecision.interaction.in_(ids))
-            .group_by(RoutingDecision.interaction)
+    lambda ids: (
+        RoutingDecision.select(
+            RoutingDecision.interaction,
+            RoutingDecision.agent,
+            RoutingDecision.step,
+            RoutingDecision.reason,
+            RoutingDecision.candidates.cast("TEXT"),  # the text, not parsed
         )
+        .where(
+            RoutingDecision.id.in_(
+                RoutingDecision.select(fn.MAX(RoutingDecision.id))
+                .where(RoutingDecision.interaction.in_(ids))
+                .group_by(RoutingDecision.interaction)
+            )
+        )
+        .tuples()
     )
 )
 
@@ -126,36 +136,52 @@ def add_offers(decision: routing.Decision, now: dt.datetime, expires_at: dt.date
     return offers
 
 
-def record(decision: routing.Decision, now: dt.datetime) -> None:
-    """Store the decision with its reason and the agents it looked at."""
+def record(decision: routing.Decision, now: dt.datetime, text: str | None = None) -> None:
+    """Store the decision with its reason and the agents it looked at (``text``: their JSON,
+    when the caller made it already)."""
     _DECISION.execute(
         item_id=decision.item_id,
         agent_id=decision.agent_id,
         strategy=decision.strategy,
         reason=decision.reason,
-        # The text JSONField stores (keys sorted), without its sorting: candidates() makes
-        # each dict's keys in sorted order already; half the cost, for 50 agents a decision.
-        candidates=json.dumps(candidates(decision)),
+        candidates=candidates_json(decision) if text is None else text,
         now=now,
         action=decision.action,
         step=decision.step,
     )
 
 
-def latest(item_ids: list[int]) -> dict[int, RoutingDecision]:
-    """Interaction id -> its latest stored decision."""
-    return {d.interaction_id: d for d in _LATEST.rows(item_ids)}
+def latest(item_ids: list[int]) -> dict[int, tuple[int | None, str, str, str]]:
+    """Interaction id -> its latest stored decision's agent, step, reason and candidates (JSON)."""
+    return {row[0]: row[1:] for row in _LATEST.rows(item_ids)}
 
 
-def candidates(decision: routing.Decision) -> list[dict]:
-    # keys in sorted order (see record)
-    return [
-        {
-            "agent_id": c.agent_id,
-            "eligible": c.eligible,
-            "name": c.name,
-            "reason": c.reason,
-            "score": c.score,
-        }
-        for c in decision.candidates
-    ]
+# Candidate -> its JSON. A decision lists up to 50 agents and most come again and again (the
+# same agent, busy, in decision after decision): each is encoded once, not at every decision.
+_ENCODED: dict[routing.Candidate, str] = {}
+_ENCODED_MOST = 20_000
+
+
+def candidates_json(decision: routing.Decision) -> str:
+    """The decision's candidates as JSONField stores them (``json.dumps(..., sort_keys=True)``
+    of the list: its items' texts joined by ", ")."""
+    encoded = _ENCODED
+    parts = []
+    for c in decision.candidates:
+        text = encoded.get(c)
+        if text is None:
+            if len(encoded) >= _ENCODED_MOST:
+                encoded.clear()
+            text = encoded[c] = json.dumps(_candidate(c), sort_keys=True)
+        parts.append(text)
+    return "[" + ", ".join(parts) + "]"
+
+
+def _candidate(c: routing.Candidate) -> dict:
+    return {
+        "agent_id": c.agent_id,
+        "name": c.name,
+        "eligible": c.eligible,
+        "reason": c.reason,
+        "score": c.score,
+    }
