@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 import peewee as pw
 from peewee import fn
@@ -47,7 +48,22 @@ def _waiting(ids):  # noqa: ANN001, ANN202
     waiting = (Interaction.state == QUEUED) | (
         (Interaction.state == OFFERED) & (Queue.strategy == PROGRESSIVE)
     )
-    return _in(Interaction.select(Interaction, Queue).join(Queue).where(waiting), Interaction.id, ids)
+    # only what a work item needs, as named tuples: no models made
+    columns = (
+        Interaction.id,
+        Interaction.contact.alias("contact_id"),
+        Interaction.channel,
+        Interaction.state,
+        Interaction.priority,
+        Interaction.created_at,
+        Interaction.queued_at,
+        Interaction.queue_since,
+        Interaction.skills,
+        Queue.name.alias("queue"),
+        Queue.rules.alias("rules"),
+    )
+    query = Interaction.select(*columns).join(Queue).where(waiting)
+    return _in(query, Interaction.id, ids).namedtuples()
 
 
 def _offers_of(ids):  # noqa: ANN001, ANN202
@@ -171,7 +187,7 @@ def work_items(ids: Iterable[int] | None) -> dict[int, routing.WorkItem]:
         items[r.id] = routing.WorkItem(
             id=r.id,
             channel=r.channel,
-            queue=r.queue.name,
+            queue=r.queue,
             priority=r.priority,
             waiting_since=r.queued_at or r.created_at,
             queue_since=r.queue_since,
@@ -187,9 +203,9 @@ def work_items(ids: Iterable[int] | None) -> dict[int, routing.WorkItem]:
     return items
 
 
-def _last_served(row: Interaction) -> tuple[int | None, dt.datetime | None]:
+def _last_served(row: Any) -> tuple[int | None, dt.datetime | None]:
     """Sticky agent: who last served this contact (queues with sticky_seconds only)."""
-    if not (row.queue.rules or {}).get("sticky_seconds"):
+    if not (row.rules or {}).get("sticky_seconds"):
         return None, None
     last = _LAST_SERVED.first(contact_id=row.contact_id, interaction_id=row.id)
     if last is None:
