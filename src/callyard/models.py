@@ -105,7 +105,7 @@ class Agent(BaseModel):
     enabled = pw.BooleanField(default=True)
     presence = pw.CharField(default="offline")
     presence_reason = pw.CharField(default="")
-    presence_since = pw.DateTimeField()
+    presence_since = pw.DateTimeField(index=True)  # the router's store watch asks by it
     # When the agent last became free for work; longest-idle routing sorts by it.
     idle_since = pw.DateTimeField()
     created_at = pw.DateTimeField()
@@ -154,7 +154,7 @@ class Interaction(BaseModel):
     ended_at = pw.DateTimeField(null=True)
     closed_at = pw.DateTimeField(null=True)
     last_message_at = pw.DateTimeField(null=True)
-    updated_at = pw.DateTimeField()
+    updated_at = pw.DateTimeField(index=True)  # the router's store watch asks by it
     # skills this interaction needs on top of its queue's (language, IVR choice): skill -> level
     skills = JSONField(default=dict)
     # since when it waits in its current queue (escalation counts from here; overflow resets it)
@@ -195,7 +195,7 @@ class Offer(BaseModel):
     state = pw.CharField(default="pending", index=True)  # pending accepted rejected expired withdrawn
     created_at = pw.DateTimeField()
     expires_at = pw.DateTimeField()
-    decided_at = pw.DateTimeField(null=True)
+    decided_at = pw.DateTimeField(null=True, index=True)  # the router's store watch asks by it
 
 
 class RoutingDecision(BaseModel):

@@ -11,7 +11,7 @@ the query would give them (model instances with their joined models).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import peewee as pw
@@ -149,3 +149,40 @@ class Creates:
             raise TypeError(
                 f"{self._model.__name__}: give {', '.join(varying)} (a default made at each insert)"
             )
+
+
+class PreparedIn:
+    """A query narrowed to a list of ids (``IN``), prepared once per length of the list, as
+    each id has a placeholder of its own, and once without the list (every row).
+
+    ``build(ids)`` returns the query with ``ids`` (the list's slots, or None for every row) in
+    its ``IN``. Lists longer than ``keep`` are built at each run, as the query builder would."""
+
+    def __init__(self, build: Callable[[list[pw.Value] | None], pw.BaseQuery], *, keep: int = 32) -> None:
+        self._build = build
+        self._keep = keep
+        self._every = Prepared(lambda: build(None))
+        self._by_length: dict[int, Prepared] = {}
+
+    def _for(self, ids: Sequence[Any] | None) -> tuple[Prepared, dict[str, Any]]:
+        if ids is None:
+            return self._every, {}
+        n = len(ids)
+        made = self._by_length.get(n)
+        if made is None:
+            slots = [slot(f"in{i}") for i in range(n)]
+            made = Prepared(lambda: self._build(slots))
+            if n <= self._keep:
+                self._by_length[n] = made
+        return made, {f"in{i}": v for i, v in enumerate(ids)}
+
+    def rows(self, ids: Sequence[Any] | None, **values: Any) -> Iterator[Any]:
+        made, named = self._for(ids)
+        return made.rows(**values, **named)
+
+    def all(self, ids: Sequence[Any] | None, **values: Any) -> list[Any]:
+        return list(self.rows(ids, **values))
+
+    def execute(self, ids: Sequence[Any] | None, **values: Any) -> Any:
+        made, named = self._for(ids)
+        return made.execute(**values, **named)

@@ -9,7 +9,7 @@ import peewee as pw
 import pytest
 
 from callyard.models import CallRecord, Contact, Identity, Interaction, Message, Queue
-from callyard.prepared import Creates, Prepared, Shapes, field_slots, slot
+from callyard.prepared import Creates, Prepared, PreparedIn, Shapes, field_slots, slot
 
 OWNER = Prepared(
     lambda: (
@@ -167,3 +167,38 @@ def test_a_prepared_create_refuses_to_fix_a_default_made_at_each_insert(services
                 Creates(CallRecord)(interaction=ingested.interaction_id, uuid="u-1", entered_at=clock())
     finally:
         field.default = ""
+
+
+QUEUES_IN = PreparedIn(
+    lambda ids: (
+        (Queue.select(Queue.name).where(Queue.priority >= slot("priority")).order_by(Queue.name))
+        if ids is None
+        else Queue.select(Queue.name)
+        .where(Queue.priority >= slot("priority"), Queue.id.in_(ids))
+        .order_by(Queue.name)
+    ),
+    keep=2,
+)
+
+
+def test_prepared_in_lists_of_any_length_give_what_the_query_builder_gives(services):  # noqa: ANN001
+    with services.store.connection():
+        with services.store.atomic():
+            for i in range(5):
+                Queue.create(name=f"q{i}", priority=i, created_at=dt.datetime(2026, 1, 1))
+        ids = {q.name: q.id for q in Queue.select()}
+
+        def names(wanted: list[str] | None, priority: int = 0) -> list[str]:
+            rows = QUEUES_IN.rows(None if wanted is None else [ids[n] for n in wanted], priority=priority)
+            return [q.name for q in rows]
+
+        # each length its own SQL (one placeholder per id), lists longer than `keep` built each time
+        assert names(["q1"]) == ["q1"]
+        assert names(["q3", "q1"]) == ["q1", "q3"]
+        assert names(["q0", "q2", "q4"]) == ["q0", "q2", "q4"]
+        assert names(["q4", "q3", "q2", "q1"], priority=3) == ["q3", "q4"]
+        # the same lengths again, with other ids: nothing of an earlier run is kept
+        assert names(["q2"]) == ["q2"]
+        assert names(["q0", "q4"], priority=1) == ["q4"]
+        assert names(None, priority=3) == ["q3", "q4"]
+        assert names([]) == []

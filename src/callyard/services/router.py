@@ -15,8 +15,6 @@ import datetime as dt
 import logging
 import threading
 
-from peewee import fn
-
 from .. import routing
 from ..bus import Bus
 from ..clock import Clock
@@ -32,17 +30,15 @@ from ..events import (
     OutboxItemAdded,
 )
 from ..models import (
-    OFFERED,
     QUEUED,
     Agent,
     AgentSkill,
     Interaction,
     Offer,
     Queue,
-    RoutingDecision,
-    StateChange,
 )
 from ..store import Store
+from . import routing_record
 from .agents import AgentService
 from .interactions import InteractionService
 from .notifier import Notifier
@@ -183,36 +179,6 @@ class RouterService:
 
     # -- the index -------------------------------------------------------------------------
 
-    def _poll_store(self) -> None:
-        """Catch changes no event told this process about (the CLI, another process): rows
-        changed since the newest change already seen. A full rebuild every resync_seconds is
-        the safety net for what this misses (clocks of other machines running behind)."""
-        marks = self._marks
-        for r in Interaction.select(Interaction.id, Interaction.agent, Interaction.updated_at).where(
-            Interaction.updated_at > marks["interaction"]
-        ):
-            self._dirty_items.add(r.id)
-            if r.agent_id is not None:
-                self._dirty_agents.add(r.agent_id)
-            marks["interaction"] = max(marks["interaction"], r.updated_at)
-        for o in Offer.select(Offer.interaction, Offer.agent, Offer.decided_at).where(
-            Offer.decided_at > marks["offer"]
-        ):
-            self._dirty_items.add(o.interaction_id)
-            self._dirty_agents.add(o.agent_id)
-            marks["offer"] = max(marks["offer"], o.decided_at)
-        for a in Agent.select(Agent.id, Agent.presence_since).where(Agent.presence_since > marks["agent"]):
-            self._dirty_agents.add(a.id)
-            marks["agent"] = max(marks["agent"], a.presence_since)
-
-    def _mark_now(self) -> None:
-        epoch = dt.datetime(1970, 1, 1)
-        self._marks = {
-            "interaction": Interaction.select(fn.MAX(Interaction.updated_at)).scalar() or epoch,
-            "offer": Offer.select(fn.MAX(Offer.decided_at)).scalar() or epoch,
-            "agent": Agent.select(fn.MAX(Agent.presence_since)).scalar() or epoch,
-        }
-
     def _rebuild(self, now: dt.datetime) -> list[routing.Decision]:
         self._dirty_items.clear()
         self._dirty_agents.clear()
@@ -280,62 +246,23 @@ class RouterService:
 
     def _offer(self, decision: routing.Decision, now: dt.datetime) -> None:
         """Offer the item as decided, and publish the offers in the same transaction."""
-        events: list[Event] = []
-        strategy = routing.STRATEGIES[decision.strategy]
-        alone = len(decision.agent_ids) == 1 and strategy.offers == "one"
+        expires_at = now + self._offer_timeout
         with self._store.atomic():
-            row = (
-                Interaction.select(Interaction, Queue)
-                .join(Queue)
-                .where(Interaction.id == decision.item_id)
-                .first()
-            )
-            ready = (
-                Agent.select()
-                .where(
-                    Agent.id.in_(decision.agent_ids),
-                    Agent.presence == "available",
-                    Agent.enabled == True,  # noqa: E712 - peewee expression
-                )
-                .count()
-            )
-            if row is None or row.queue.name != decision.queue or ready != len(decision.agent_ids):
+            taken = routing_record.take(decision, now)
+            if taken is None:
                 self._stale(decision)
                 return
-            if row.state == QUEUED:
-                offered = (
-                    Interaction.update(
-                        state=OFFERED, agent=decision.agent_ids[0] if alone else None, updated_at=now
-                    )
-                    .where(Interaction.id == row.id, Interaction.state == QUEUED)
-                    .execute()
-                )
-                if not offered:
-                    self._stale(decision)
-                    return
-                StateChange.create(
-                    interaction=row.id,
-                    from_state=QUEUED,
-                    to_state=OFFERED,
-                    agent=decision.agent_ids[0] if alone else None,
-                    at=now,
-                )
-            elif not (row.state == OFFERED and strategy.offers == "progressive"):
-                self._stale(decision)
-                return
-            for agent_id in decision.agent_ids:
-                offer = Offer.create(
-                    interaction=row.id,
-                    agent=agent_id,
-                    state="pending",
-                    created_at=now,
-                    expires_at=now + self._offer_timeout,
-                )
-                events.append(InteractionOffered(row.id, agent_id, offer.id, offer.expires_at))
-            if decision.rr_position is not None:
-                Queue.update(rr_position=decision.rr_position).where(Queue.id == row.queue_id).execute()
-            self._record(decision, now)
-            self._notifier.publish(events)  # in the offer's transaction: webhooks' deliveries with it
+            offers = routing_record.add_offers(decision, now, expires_at)
+            routing_record.record(decision, now)
+            self._notifier.publish(  # in the offer's transaction: webhooks' deliveries with it
+                [
+                    InteractionOffered(decision.item_id, agent_id, offer_id, expires_at)
+                    for agent_id, offer_id in zip(decision.agent_ids, offers, strict=True)
+                ]
+            )
+        if taken == routing_record.TAKEN:
+            # Committed: the watch need not report this change back (the brain made it).
+            self._watch.wrote(decision.item_id, now)
 
     def _overflow(self, decision: routing.Decision, now: dt.datetime) -> list[Event]:
         with self._store.atomic():
@@ -348,7 +275,7 @@ class RouterService:
             if not moved:
                 self._stale(decision)
                 return []
-            self._record(decision, now)
+            routing_record.record(decision, now)
         log.info(
             "interaction %d overflowed from %s to %s", decision.item_id, decision.queue, decision.target_queue
         )
@@ -356,7 +283,7 @@ class RouterService:
 
     def _time_out(self, decision: routing.Decision, now: dt.datetime) -> None:
         with self._store.atomic():
-            self._record(decision, now)
+            routing_record.record(decision, now)
         action = decision.timeout_action or "close"
         if not self._interactions.time_out(decision.item_id, action, decision.message, decision.reason):
             self._stale(decision)
@@ -366,40 +293,18 @@ class RouterService:
         from the item's latest decision. One query and one transaction for the whole round."""
         if not decisions:
             return
-        latest_ids = (
-            RoutingDecision.select(fn.MAX(RoutingDecision.id))
-            .where(RoutingDecision.interaction.in_([d.item_id for d in decisions]))
-            .group_by(RoutingDecision.interaction)
-        )
-        latest = {
-            d.interaction_id: d for d in RoutingDecision.select().where(RoutingDecision.id.in_(latest_ids))
-        }
-        changed = [
-            d
-            for d in decisions
-            if (last := latest.get(d.item_id)) is None
-            or last.agent_id is not None
-            or last.step != d.step
-            or last.reason != d.reason
-            or last.candidates != _candidates(d)
-        ]
+        latest = routing_record.latest(sorted({d.item_id for d in decisions}))
+        changed = []
+        for d in decisions:
+            # JSON compared as text: both sides are written the same way (keys sorted)
+            text = routing_record.candidates_json(d)
+            last = latest.get(d.item_id)
+            if last is None or last != (None, d.step, d.reason, text):
+                changed.append((d, text))
         if changed:
             with self._store.atomic():
-                for decision in changed:
-                    self._record(decision, now)
-
-    @staticmethod
-    def _record(decision: routing.Decision, now: dt.datetime) -> None:
-        RoutingDecision.create(
-            interaction=decision.item_id,
-            agent=decision.agent_id,
-            strategy=decision.strategy,
-            reason=decision.reason,
-            candidates=_candidates(decision),
-            created_at=now,
-            action=decision.action,
-            step=decision.step,
-        )
+                for decision, text in changed:
+                    routing_record.record(decision, now, text)
 
     # -- queues nobody can serve -------------------------------------------------------------
 
@@ -420,16 +325,3 @@ def unservable_queues() -> dict[str, str]:
     for s in AgentSkill.select().where(AgentSkill.agent.in_(list(skills))):
         skills[s.agent_id][s.skill] = s.level
     return routing.unservable([queue_rules(q) for q in Queue.select()], skills.values())
-
-
-def _candidates(decision: routing.Decision) -> list[dict]:
-    return [
-        {
-            "agent_id": c.agent_id,
-            "name": c.name,
-            "eligible": c.eligible,
-            "reason": c.reason,
-            "score": c.score,
-        }
-        for c in decision.candidates
-    ]
