@@ -568,7 +568,7 @@ class VoiceController:
                 if caller_uuid in self.transferring:
                     self.hung_up.pop(uuid, None)
                     return
-                ignore_unreachable(link.api, f"uuid_kill {caller_uuid} NORMAL_CLEARING")
+                self._hang_up(link, f"{caller_uuid} NORMAL_CLEARING")
                 reason = self.ending.pop(caller_uuid, None) or (
                     f"agent hung up ({cause or 'NORMAL_CLEARING'})"
                     if self._agent_first(record)
@@ -593,8 +593,14 @@ class VoiceController:
         ended = calls.ended(uuid, reason)
         if record.agent_uuid and record.state in ("ringing", "talking"):
             self.agent_legs.pop(record.agent_uuid, None)
-            ignore_unreachable(link.api, f"uuid_kill {record.agent_uuid} ORIGINATOR_CANCEL")
+            self._hang_up(link, f"{record.agent_uuid} ORIGINATOR_CANCEL")
         log.info("voice: call %s ended: %s", uuid, ended.reason if ended else reason)
+
+    def _hang_up(self, link: NodeLink, leg: str) -> None:
+        """Hang up the other leg of a call whose one leg ended, from a greenlet of its own: this
+        runs on the node's event greenlet, which would otherwise wait out FreeSWITCH's answer
+        before reading the next event (every call's end, under load a hundred a second)."""
+        self.spawn(ignore_unreachable, link.api, f"uuid_kill {leg}")
 
     def _phone_presence(self, user: str, registered: bool) -> None:
         agent = (

@@ -198,3 +198,41 @@ def test_the_caller_who_hangs_up_first_is_named_whichever_leg_is_torn_down_first
         assert record.outcome == "answered"
         assert record.reason.startswith("caller hung up during the conversation"), record.reason
         anna.close()
+
+
+def test_a_node_s_events_are_not_held_up_by_hanging_up_a_call_s_other_leg(tmp_path, db_url) -> None:  # noqa: ANN001
+    # Seen in the load benchmark: the node's event greenlet hung up the other leg of each call
+    # that ended and waited for FreeSWITCH's answer before reading the next event; at 50 calls a
+    # second every call's end came late, agents stayed busy longer and callers waited for them.
+    phones = (Phone("anna", talk_seconds=60), Phone("bob", talk_seconds=60))
+    stalled, answered = threading.Event(), threading.Event()
+    with voice_server(tmp_path, db_url, agents=("anna", "bob"), phones=phones) as voice:
+        clients = [AgentClient(voice.server.url, login) for login in ("anna", "bob")]
+        for client in clients:
+            client.available()
+        first = voice.sim.call(Caller(digits=["1"]))
+        second = voice.sim.call(Caller(digits=["1"]))
+        talking = voice.wait_record(first.uuid, lambda r: r.state == "talking")
+        voice.wait_record(second.uuid, lambda r: r.state == "talking")
+
+        def slow_to_answer(name: str, args: str) -> None:
+            if name == "uuid_kill" and args.startswith(first.uuid) and not stalled.is_set():
+                stalled.set()
+                time.sleep(3)  # FreeSWITCH busy: the answer to hanging up the first caller is late
+                answered.set()
+
+        voice.sim.switch.on_api.append(slow_to_answer)
+        # The first call's agent hangs up; in the same instant (the next event on the wire,
+        # before the controller can ask to hang up the first caller) the second call goes on hold.
+        first.other.on_destroy.append(lambda _ch: voice.sim.switch.api(f"uuid_hold {second.uuid}"))
+        voice.sim.switch.api(f"uuid_kill {talking.agent_uuid}")
+        held = voice.wait_record(second.uuid, lambda r: r.held_since is not None, timeout=20)
+        assert stalled.is_set() and not answered.is_set(), (
+            "the hold was read only once the hangup was answered"
+        )
+        assert held.state == "talking"
+        ended = voice.wait_record(first.uuid, lambda r: r.state == "ended", timeout=20)
+        assert "agent hung up" in ended.reason
+        wait_for(lambda: not first.alive, what="the first caller's leg gone")
+        for client in clients:
+            client.close()

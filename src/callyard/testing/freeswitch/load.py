@@ -105,7 +105,7 @@ class Load:
         while time.monotonic() < deadline and any(c.alive for c in channels):
             time.sleep(0.2)
         elapsed = time.perf_counter() - start
-        latencies = [self.dialled[u] - self.entered[u] for u in self.dialled if u in self.entered]
+        latencies = {u: self.dialled[u] - self.entered[u] for u in self.dialled if u in self.entered}
         stuck: dict[str, int] = {}  # what the calls still up are doing, for a reader to see why
         for c in channels:
             if c.alive:
@@ -121,7 +121,7 @@ class Load:
             "still_up": [c.uuid for c in channels if c.alive],
             "stuck": stuck,
             "queued": sum(1 for c in channels if c.uuid in self.entered),
-            "latencies": latencies,
+            "latencies": latencies,  # call uuid -> seconds from the hold music to its agent's dial
             "sim_cpu": sum(os.times()[:2]) - cpu0,
         }
 
