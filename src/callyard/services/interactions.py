@@ -89,6 +89,57 @@ _TOUCH_INTERACTION = Prepared(
         updated_at=slot("now", Interaction.updated_at),
     ).where(Interaction.id == slot("id"))
 )
+# A new interaction and its first two steps (new, then queued or closed): every email opens one.
+_INSERT_INTERACTION = Prepared(
+    lambda: Interaction.insert(
+        contact=slot("contact"),
+        channel=slot("channel"),
+        queue=slot("queue"),
+        state=slot("state"),
+        priority=0,
+        subject=slot("subject"),
+        thread_key=slot("thread_key"),
+        created_at=slot("now", Interaction.created_at),
+        updated_at=slot("now", Interaction.updated_at),
+        last_message_at=slot("now", Interaction.last_message_at),
+        skills=slot("skills", Interaction.skills),
+        queued_at=slot("queued_at", Interaction.queued_at),
+        ended_at=slot("ended_at", Interaction.ended_at),
+        closed_at=slot("closed_at", Interaction.closed_at),
+    ).returning(Interaction.id)
+)
+_OPENED = Prepared(
+    lambda: StateChange.insert_many(
+        [
+            {
+                StateChange.interaction: slot("interaction"),
+                StateChange.from_state: None,
+                StateChange.to_state: NEW,
+                StateChange.agent: None,
+                StateChange.at: slot("now", StateChange.at),
+            },
+            {
+                StateChange.interaction: slot("interaction"),
+                StateChange.from_state: NEW,
+                StateChange.to_state: slot("to_state"),
+                StateChange.agent: None,
+                StateChange.at: slot("now", StateChange.at),
+            },
+        ]
+    )
+)
+_INSERT_ATTACHMENT = Prepared(
+    lambda: Attachment.insert(
+        message=slot("message"),
+        filename=slot("filename"),
+        content_type=slot("content_type"),
+        size=slot("size"),
+        path=slot("path"),
+        content_id=slot("content_id"),
+        inline=slot("inline", Attachment.inline),
+        created_at=slot("now", Attachment.created_at),
+    )
+)
 # Asked at every routing tick: the wrap-ups with a time limit, as (id, ended_at, seconds).
 _WRAP_UPS = Prepared(
     lambda: (
@@ -334,15 +385,15 @@ class InteractionService:
             # The row as stored, without reading it back: the channel answers with it.
             message = Message(id=_INSERT_MESSAGE.scalar(now=now, **fields), created_at=now, **fields)
             for attachment, path in attachments:
-                Attachment.create(
-                    message=message,
+                _INSERT_ATTACHMENT.execute(
+                    message=message.id,
                     filename=safe_filename(attachment.filename),
                     content_type=attachment.content_type[:255] or "application/octet-stream",
                     size=len(attachment.data),
                     path=path,
                     content_id=attachment.content_id[:255],
                     inline=attachment.inline,
-                    created_at=now,
+                    now=now,
                 )
             if interaction is None:  # a new one was created with these times
                 _TOUCH_INTERACTION.execute(id=interaction_id, now=now)
@@ -367,43 +418,40 @@ class InteractionService:
         """A new interaction, written at once in the state it leaves ingest in: queued, or closed
         when it is not routable. Its history still records both steps (new, then queued or
         closed), as ``_move`` would; one INSERT instead of an INSERT and a guarded UPDATE, and
-        the two state changes in one statement, as each message of the email channel opens one.
+        the two state changes in one statement, as each message of the email channel opens one;
+        both statements' SQL built once (peewee building a model's INSERT was a tenth of the
+        core's CPU per email).
         """
         to_state = QUEUED if extra.routable else CLOSED
         assert to_state in TRANSITIONS[NEW]
-        times = {"queued_at": now} if extra.routable else {"ended_at": now, "closed_at": now}
-        interaction = Interaction.create(
-            contact=contact,
-            channel=channel,
-            queue=queue.id,  # the id only: the cached queue carries no more (see _queue)
-            state=to_state,
-            priority=0,
-            subject=extra.subject,
-            thread_key=thread_key,
-            created_at=now,
-            updated_at=now,
-            last_message_at=now,
-            skills=skills or {},
-            **times,
+        ended = None if extra.routable else now
+        fields = {
+            "contact": contact.id,
+            "channel": channel,
+            "queue": queue.id,  # the id only: the cached queue carries no more (see _queue)
+            "state": to_state,
+            "priority": 0,
+            "subject": extra.subject,
+            "thread_key": thread_key,
+            "created_at": now,
+            "updated_at": now,
+            "last_message_at": now,
+            "skills": skills or {},
+            "queued_at": now if extra.routable else None,
+            "ended_at": ended,
+            "closed_at": ended,
+        }
+        new_id = _INSERT_INTERACTION.scalar(
+            now=now,
+            **{k: fields[k] for k in ("contact", "channel", "queue", "state", "subject", "thread_key")},
+            skills=fields["skills"],
+            queued_at=fields["queued_at"],
+            ended_at=ended,
+            closed_at=ended,
         )
-        StateChange.insert_many(
-            [
-                {
-                    "interaction": interaction.id,
-                    "from_state": None,
-                    "to_state": NEW,
-                    "agent": None,
-                    "at": now,
-                },
-                {
-                    "interaction": interaction.id,
-                    "from_state": NEW,
-                    "to_state": to_state,
-                    "agent": None,
-                    "at": now,
-                },
-            ]
-        ).execute()
+        # The row as stored, without reading it back.
+        interaction = Interaction(id=new_id, **fields)
+        _OPENED.execute(interaction=new_id, to_state=to_state, now=now)
         return interaction
 
     def _acknowledge(self, interaction: Interaction, text: str, now: dt.datetime) -> list[Event]:

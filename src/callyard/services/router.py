@@ -42,6 +42,7 @@ from ..models import (
     RoutingDecision,
     StateChange,
 )
+from ..prepared import Prepared, slot
 from ..store import Store
 from .agents import AgentService
 from .interactions import InteractionService
@@ -58,6 +59,20 @@ IGNORED = (InteractionOffered, InteractionCreated, MessageCreated, MessageDelive
 IGNORED = (*IGNORED, CallStateChanged)
 NOT_READY = "not-ready"
 VOICE = "voice"  # the channel whose offers its controller ends (see _expire_offers)
+
+# A decision is stored for nearly every new interaction (at least "waiting"): its SQL built once.
+_RECORD = Prepared(
+    lambda: RoutingDecision.insert(
+        interaction=slot("interaction"),
+        agent=slot("agent"),
+        strategy=slot("strategy"),
+        reason=slot("reason"),
+        candidates=slot("candidates", RoutingDecision.candidates),
+        created_at=slot("now", RoutingDecision.created_at),
+        action=slot("action"),
+        step=slot("step"),
+    )
+)
 
 
 class RouterService:
@@ -390,13 +405,13 @@ class RouterService:
 
     @staticmethod
     def _record(decision: routing.Decision, now: dt.datetime) -> None:
-        RoutingDecision.create(
+        _RECORD.execute(
             interaction=decision.item_id,
             agent=decision.agent_id,
             strategy=decision.strategy,
             reason=decision.reason,
             candidates=_candidates(decision),
-            created_at=now,
+            now=now,
             action=decision.action,
             step=decision.step,
         )
