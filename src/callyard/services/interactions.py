@@ -45,6 +45,7 @@ from ..models import (
 )
 from ..prepared import Prepared, slot
 from ..store import Store
+from . import ingest_sql
 from .attachments import AttachmentStore, NewAttachment, safe_filename
 from .compose import attach_uploads
 from .contacts import ContactService
@@ -358,22 +359,24 @@ class InteractionService:
         events: list[Event] = []
         now = self._clock()
         new_interaction = False
+        postgresql = self._store.dialect == "postgresql"
         with self._store.atomic():
             # Two messages of one new conversation at once must not open two interactions.
-            self._store.lock(f"thread:{channel}:{thread_key}")
+            lock = f"thread:{channel}:{thread_key}"
             # A message stored before is not looked for here: the unique (channel, external_id)
             # refuses it at its INSERT, the transaction is rolled back and ingest() answers with
             # the stored one. Resends are rare; a SELECT for every message is not.
-            contact = self._contacts.find_or_create(*identity, name=contact_name)
-            interaction_id = _OPEN_IN_THREAD.scalar(channel=channel, thread_key=thread_key)
-            interaction: Interaction | None = None
-            if interaction_id is None:
-                interaction = self._open(contact, channel, queue, thread_key, now, extra, skills)
-                interaction_id = interaction.id
-                new_interaction = True
-                events.append(InteractionCreated(interaction_id, channel))
-                if extra.routable:
-                    events.append(InteractionQueued(interaction_id, queue.name))
+            contact_id = interaction_id = None
+            if postgresql:  # the lock and both reads in one round trip (see ingest_sql)
+                contact_id, interaction_id = ingest_sql.lock_and_find(
+                    lock, (identity[0], identity[1].strip()), channel, thread_key
+                )
+            else:
+                self._store.lock(lock)
+            if contact_id is None:
+                contact_id = self._contacts.find_or_create(*identity, name=contact_name).id
+            if not postgresql:
+                interaction_id = _OPEN_IN_THREAD.scalar(channel=channel, thread_key=thread_key)
             fields = {
                 "interaction": interaction_id,
                 "channel": channel,
@@ -382,8 +385,21 @@ class InteractionService:
                 "external_id": external_id,
                 "meta": extra.meta,
             }
+            interaction: Interaction | None = None
+            message_id = None
+            if interaction_id is None:
+                interaction, message_id = self._open(
+                    contact_id, channel, queue, thread_key, now, extra, skills, fields if postgresql else None
+                )
+                interaction_id = fields["interaction"] = interaction.id
+                new_interaction = True
+                events.append(InteractionCreated(interaction_id, channel))
+                if extra.routable:
+                    events.append(InteractionQueued(interaction_id, queue.name))
+            if message_id is None:
+                message_id = _INSERT_MESSAGE.scalar(now=now, **fields)
             # The row as stored, without reading it back: the channel answers with it.
-            message = Message(id=_INSERT_MESSAGE.scalar(now=now, **fields), created_at=now, **fields)
+            message = Message(id=message_id, created_at=now, **fields)
             for attachment, path in attachments:
                 _INSERT_ATTACHMENT.execute(
                     message=message.id,
@@ -407,26 +423,28 @@ class InteractionService:
 
     @staticmethod
     def _open(
-        contact: Any,
+        contact_id: int,
         channel: str,
         queue: Queue,
         thread_key: str,
         now: dt.datetime,
         extra: _Extra,
         skills: dict[str, int] | None,
-    ) -> Interaction:
+        message: dict[str, Any] | None = None,
+    ) -> tuple[Interaction, int | None]:
         """A new interaction, written at once in the state it leaves ingest in: queued, or closed
         when it is not routable. Its history still records both steps (new, then queued or
         closed), as ``_move`` would; one INSERT instead of an INSERT and a guarded UPDATE, and
         the two state changes in one statement, as each message of the email channel opens one;
         both statements' SQL built once (peewee building a model's INSERT was a tenth of the
-        core's CPU per email).
+        core's CPU per email). On PostgreSQL, ``message`` (its fields) is written by the same
+        statement (see ingest_sql); returns the interaction and that message's id, if written.
         """
         to_state = QUEUED if extra.routable else CLOSED
         assert to_state in TRANSITIONS[NEW]
         ended = None if extra.routable else now
         fields = {
-            "contact": contact.id,
+            "contact": contact_id,
             "channel": channel,
             "queue": queue.id,  # the id only: the cached queue carries no more (see _queue)
             "state": to_state,
@@ -441,6 +459,11 @@ class InteractionService:
             "ended_at": ended,
             "closed_at": ended,
         }
+        if message is not None:
+            new_id, message_id = ingest_sql.open_with_message(
+                fields, {**message, "created_at": now}, to_state, now
+            )
+            return Interaction(id=new_id, **fields), message_id
         new_id = _INSERT_INTERACTION.scalar(
             now=now,
             **{k: fields[k] for k in ("contact", "channel", "queue", "state", "subject", "thread_key")},
@@ -449,10 +472,9 @@ class InteractionService:
             ended_at=ended,
             closed_at=ended,
         )
-        # The row as stored, without reading it back.
-        interaction = Interaction(id=new_id, **fields)
         _OPENED.execute(interaction=new_id, to_state=to_state, now=now)
-        return interaction
+        # The row as stored, without reading it back.
+        return Interaction(id=new_id, **fields), None
 
     def _acknowledge(self, interaction: Interaction, text: str, now: dt.datetime) -> list[Event]:
         """The automatic first answer, sent through the outbox like an agent's reply."""
