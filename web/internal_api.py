@@ -3,7 +3,8 @@ work from it. Channel-neutral; the protocol is described in the README ("Gateway
 
 - ``POST /internal/v1/ingest``: a customer's message, as JSON, or as multipart/form-data
   with the JSON in the ``message`` field and one ``attachment`` file part per entry of its
-  ``attachments`` list. Answered only after the commit: then the gateway acknowledges.
+  ``attachments`` list, or as ``application/x-callyard-message`` (the JSON's length, a
+  newline, the JSON, then the files' bytes; see ``_message_with_files``). Answered only after the commit: then the gateway acknowledges.
 - ``POST /internal/v1/outbox/claim``: due outbox items of a channel, leased to the caller.
 - ``POST /internal/v1/outbox/<id>/delivered`` / ``.../failed``: the outcome of one item.
 - ``GET /internal/v1/outbox/<id>/attachments/<attachment id>``: a file the item's message
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 PREFIX = "/internal/v1"
 MAX_CLAIM = 100
 MAX_BODY_BYTES = 1024 * 1024
+# A message and its files in one body (see _message_with_files).
+MESSAGE_TYPE = "application/x-callyard-message"
 
 
 def init(app: Flask, config: Config, services: Services) -> None:
@@ -183,6 +186,8 @@ def _json() -> dict[str, Any]:
 def _ingest_request() -> tuple[dict[str, Any], list[Any]]:
     if request.is_json:
         return _json(), []
+    if request.mimetype == MESSAGE_TYPE:
+        return _message_with_files()
     raw = request.form.get("message")
     if raw is None:
         raise InvalidInput("send JSON, or multipart/form-data with the JSON in a 'message' field")
@@ -193,6 +198,47 @@ def _ingest_request() -> tuple[dict[str, Any], list[Any]]:
     if not isinstance(data, dict):
         raise InvalidInput("the 'message' field must be a JSON object")
     return data, request.files.getlist("attachment")
+
+
+def _message_with_files() -> tuple[dict[str, Any], list[Any]]:
+    """``MESSAGE_TYPE``: the JSON's length in ASCII digits and a newline, the JSON (each of its
+    ``attachments`` with its ``size``), then the files' bytes one after the other, in that order.
+    What a gateway sends: multipart/form-data's parser scanned each file for its boundary in
+    Python, a tenth of the core's CPU per email."""
+    body = request.get_data(cache=False)
+    head, newline, rest = body.partition(b"\n")
+    if not newline or not head.isdigit() or int(head) > len(rest):
+        raise InvalidInput(f"{MESSAGE_TYPE} starts with its JSON's length and a newline")
+    try:
+        data = json.loads(rest[: int(head)])
+    except ValueError:
+        raise InvalidInput("the message is not JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the message must be a JSON object")
+    described = data.get("attachments") or []
+    if not isinstance(described, list):
+        raise InvalidInput("'attachments' must be a list")
+    blob, at, files = memoryview(rest)[int(head) :], 0, []
+    for about in described:
+        size = about.get("size") if isinstance(about, dict) else None
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= len(blob) - at:
+            raise InvalidInput("each attachment needs its size, within the body")
+        files.append(_Part(str(about.get("filename") or ""), bytes(blob[at : at + size])))
+        at += size
+    if at != len(blob):
+        raise InvalidInput("the attachments' sizes do not add up to the body")
+    return data, files
+
+
+class _Part:
+    """A file of a ``MESSAGE_TYPE`` body, read like an uploaded one."""
+
+    def __init__(self, filename: str, data: bytes) -> None:
+        self.filename = filename
+        self._data = data
+
+    def read(self) -> bytes:
+        return self._data
 
 
 def _attachments(data: dict[str, Any], files: list[Any]) -> list[NewAttachment]:

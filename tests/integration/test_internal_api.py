@@ -5,6 +5,7 @@ dedupe, claims with leases, confirmations and failures, through the real gateway
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import requests
@@ -55,6 +56,39 @@ def test_every_call_needs_the_secret(core):
             await client.aclose()
 
     asyncio.run(wrong_secret())
+
+
+def test_ingest_bodies_other_than_the_gateway_clients(core):
+    """multipart/form-data still works; an application/x-callyard-message body whose sizes do
+    not match its bytes is refused, and nothing of it is stored."""
+    url, auth = f"{core.url}/internal/v1/ingest", {"Authorization": f"Bearer {SECRET}"}
+    described = {**message(7), "attachments": [{"filename": "a.txt", "content_type": "text/plain"}]}
+    form = requests.post(
+        url,
+        headers=auth,
+        data={"message": json.dumps(described)},
+        files={"attachment": ("a.txt", b"from a form")},
+        timeout=WAIT,
+    )
+    assert form.status_code == 200 and form.json()["new_interaction"], form.text
+    for sizes, tail in (([5], b"1234"), ([3], b"1234"), ([None], b"123"), ([], b"1")):
+        about = [{"filename": "b.txt", "size": n} for n in sizes]
+        head = json.dumps({**message(8), "attachments": about}).encode()
+        answer = requests.post(
+            url,
+            headers={**auth, "Content-Type": "application/x-callyard-message"},
+            data=b"%d\n" % len(head) + head + tail,
+            timeout=WAIT,
+        )
+        assert answer.status_code == 400, (sizes, tail, answer.text)
+    good = json.dumps({**message(8), "attachments": [{"filename": "b.txt", "size": 4}]}).encode()
+    answer = requests.post(
+        url,
+        headers={**auth, "Content-Type": "application/x-callyard-message"},
+        data=b"%d\n" % len(good) + good + b"1234",
+        timeout=WAIT,
+    )
+    assert answer.status_code == 200 and not answer.json()["duplicate"], answer.text  # first time stored
 
 
 def test_ingest_claim_and_confirm_through_the_gateway_client(core):
