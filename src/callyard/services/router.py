@@ -42,7 +42,6 @@ from ..models import (
     RoutingDecision,
     StateChange,
 )
-from ..prepared import Prepared, slot
 from ..store import Store
 from .agents import AgentService
 from .interactions import InteractionService
@@ -59,20 +58,6 @@ IGNORED = (InteractionOffered, InteractionCreated, MessageCreated, MessageDelive
 IGNORED = (*IGNORED, CallStateChanged)
 NOT_READY = "not-ready"
 VOICE = "voice"  # the channel whose offers its controller ends (see _expire_offers)
-
-# A decision is stored for nearly every new interaction (at least "waiting"): its SQL built once.
-_RECORD = Prepared(
-    lambda: RoutingDecision.insert(
-        interaction=slot("interaction"),
-        agent=slot("agent"),
-        strategy=slot("strategy"),
-        reason=slot("reason"),
-        candidates=slot("candidates", RoutingDecision.candidates),
-        created_at=slot("now", RoutingDecision.created_at),
-        action=slot("action"),
-        step=slot("step"),
-    )
-)
 
 
 class RouterService:
@@ -378,7 +363,7 @@ class RouterService:
 
     def _record_waiting(self, decisions: list[routing.Decision], now: dt.datetime) -> None:
         """Store "nobody could take it" once per wait, not on every round: only when it differs
-        from the item's latest decision. One query and one INSERT for the whole round."""
+        from the item's latest decision. One query and one transaction for the whole round."""
         if not decisions:
             return
         latest_ids = (
@@ -398,15 +383,23 @@ class RouterService:
             or last.reason != d.reason
             or last.candidates != _candidates(d)
         ]
-        if len(changed) == 1:
-            self._record(changed[0], now)
-        elif changed:  # one statement for all: each new email adds one here
-            RoutingDecision.insert_many([_row(d, now) for d in changed]).execute()
+        if changed:
+            with self._store.atomic():
+                for decision in changed:
+                    self._record(decision, now)
 
     @staticmethod
     def _record(decision: routing.Decision, now: dt.datetime) -> None:
-        row = _row(decision, now)
-        _RECORD.execute(now=row.pop("created_at"), **row)
+        RoutingDecision.create(
+            interaction=decision.item_id,
+            agent=decision.agent_id,
+            strategy=decision.strategy,
+            reason=decision.reason,
+            candidates=_candidates(decision),
+            created_at=now,
+            action=decision.action,
+            step=decision.step,
+        )
 
     # -- queues nobody can serve -------------------------------------------------------------
 
@@ -427,20 +420,6 @@ def unservable_queues() -> dict[str, str]:
     for s in AgentSkill.select().where(AgentSkill.agent.in_(list(skills))):
         skills[s.agent_id][s.skill] = s.level
     return routing.unservable([queue_rules(q) for q in Queue.select()], skills.values())
-
-
-def _row(decision: routing.Decision, now: dt.datetime) -> dict:
-    """A decision as its stored row."""
-    return {
-        "interaction": decision.item_id,
-        "agent": decision.agent_id,
-        "strategy": decision.strategy,
-        "reason": decision.reason,
-        "candidates": _candidates(decision),
-        "created_at": now,
-        "action": decision.action,
-        "step": decision.step,
-    }
 
 
 def _candidates(decision: routing.Decision) -> list[dict]:
