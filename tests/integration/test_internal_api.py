@@ -91,6 +91,49 @@ def test_ingest_bodies_other_than_the_gateway_clients(core):
     assert answer.status_code == 200 and not answer.json()["duplicate"], answer.text  # first time stored
 
 
+def test_a_batch_answers_each_message_and_one_refused_stores_the_others(core):
+    """Group commit (/ingest/batch): one message refused, one failing at its INSERT (the same
+    Message-ID twice in the batch) and the others stored, each answered on its own."""
+
+    async def scenario() -> list[dict]:
+        client = CoreClient(core.url, SECRET, worker="test-gw")
+        try:
+            return await client.ingest_many(
+                [
+                    (message(11), [FilePart("a.pdf", "application/pdf", b"%PDF a")]),
+                    ({**message(12), "body": "   "}, []),  # refused: empty
+                    ({**message(13), "queue": "no-such-queue"}, []),  # refused: unknown queue
+                    (message(14), []),
+                    ({**message(15), "external_id": "<m11@example.ru>"}, []),  # the first again
+                    (message(16), [FilePart("b.txt", "text/plain", b"b")]),
+                ]
+            )
+        finally:
+            await client.aclose()
+
+    results = asyncio.run(scenario())
+    assert [r["ok"] for r in results] == [True, False, False, True, True, True]
+    assert results[1]["status"] == 400 and results[1]["error"]["error_id"] == "empty-message"
+    assert results[2]["status"] == 404 and results[2]["error"]["error_id"] == "queue-not-found"
+    assert results[4]["duplicate"] and results[4]["message_id"] == results[0]["message_id"]
+    assert not any(results[i]["duplicate"] for i in (0, 3, 5))
+    assert len({results[i]["interaction_id"] for i in (0, 3, 5)}) == 3
+    anna = AgentClient(core.url, "anna")
+    anna.available()
+    try:
+        for i, body in ((0, "сообщение 11"), (3, "сообщение 14"), (5, "сообщение 16")):
+            interaction_id = results[i]["interaction_id"]
+            anna.events.wait("offer", lambda o, n=interaction_id: o["id"] == n)
+            anna.ok("accept", {"interaction_id": interaction_id})
+            opened = anna.ok("open", {"interaction_id": interaction_id})
+            ins = [m for m in opened["messages"] if m["direction"] == "in"]
+            assert [m["body"][-len(body) :] for m in ins] == [body]  # stored once, whole
+        files = [a["filename"] for a in opened["messages"][0]["attachments"]]
+        assert files == ["b.txt"]
+    finally:
+        anna.close()
+
+
 def test_ingest_claim_and_confirm_through_the_gateway_client(core):
     anna = AgentClient(core.url, "anna")
     anna.available()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +13,7 @@ import peewee as pw
 
 from ..clock import Clock
 from ..config import CHANNELS
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..errors import CallyardError, Conflict, Forbidden, InvalidInput, NotFound
 from ..events import (
     Event,
     InteractionAbandoned,
@@ -52,6 +54,8 @@ from .contacts import ContactService
 from .notifier import Notifier
 from .offers import end_offer
 from .outbox import OutboxService
+
+log = logging.getLogger(__name__)
 
 # States in which a new customer message continues the conversation instead of opening a new one.
 CONTINUING = (NEW, QUEUED, OFFERED, ACTIVE)
@@ -224,6 +228,9 @@ class InteractionService:
         # so a name once found keeps its id; a name not found is asked again each time (the
         # queue may be created later, by another process too).
         self._queue_ids: dict[str, int] = {}
+        # Per greenlet: the files of the messages ``ingest_many`` stored so far in its open
+        # transaction, to delete if that transaction does not commit.
+        self._batch = threading.local()
 
     # -- customers -------------------------------------------------------------------------
 
@@ -290,6 +297,9 @@ class InteractionService:
                 channel, identity, body, target, thread_key, external_id, contact_name, extra, saved, skills
             )
             stored = not result.duplicate
+            kept = getattr(self._batch, "files", None)
+            if stored and kept is not None:
+                kept.extend(path for _, path in saved)
             return result
         except pw.IntegrityError:
             # Lost a race with the same message arriving twice at once: the other one won.
@@ -301,6 +311,51 @@ class InteractionService:
             if not stored:
                 for _, path in saved:
                     self._attachments.delete(path)  # type: ignore[union-attr]
+
+    def ingest_many(self, messages: Sequence[dict[str, Any]]) -> list[Ingested | Exception]:
+        """Store several customers' messages in one transaction (group commit): each is what
+        ``ingest`` takes, as keyword arguments. Returns, in order, each one's ``Ingested`` or the
+        exception that refused it; only after the commit.
+
+        Each message is written in a savepoint of its own, so one refused (bad input, an
+        unknown queue) or failing is neither stored nor stops the others. A failure of the
+        transaction itself (the commit, the connection) raises: then none is stored, and their
+        files are deleted again.
+        """
+        results: list[Ingested | Exception | None] = [None] * len(messages)
+        # Queues first, outside the transaction, so their ids are remembered (see _queue).
+        for n, message in enumerate(messages):
+            try:
+                self._queue(message["queue"])
+            except Exception as exc:  # noqa: BLE001 - handed back as this message's answer
+                results[n] = exc
+        if len(messages) == 1 and results[0] is None:  # alone: no savepoint in a transaction
+            try:
+                results[0] = self.ingest(**messages[0])
+            except Exception as exc:  # its failure is its answer, as in a batch
+                if not isinstance(exc, CallyardError):
+                    log.exception("could not store message %s", messages[0].get("external_id"))
+                results[0] = exc
+            return [r for r in results if r is not None]
+        self._batch.files = kept = []
+        try:
+            with self._store.atomic():
+                for n, message in enumerate(messages):
+                    if results[n] is not None:
+                        continue
+                    try:
+                        results[n] = self.ingest(**message)
+                    except Exception as exc:  # one message's failure is its own answer
+                        if not isinstance(exc, CallyardError):
+                            log.exception("could not store message %s", message.get("external_id"))
+                        results[n] = exc
+        except BaseException:
+            for path in kept:
+                self._attachments.delete(path)  # type: ignore[union-attr]
+            raise
+        finally:
+            self._batch.files = None
+        return [r for r in results if r is not None]
 
     def _queue(self, name: str) -> Queue:
         """The queue a message is for (its id and name: all ingest uses of it)."""
