@@ -11,7 +11,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from callyard.config import EmailConfig
-from callyard.gateway_client import CoreClient, CoreRejected, CoreUnavailable, FilePart
+from callyard.gateway_client import CoreClient, CoreRejected, CoreUnavailable, FilePart, IngestBatcher
 
 from .errors import Refused
 from .inbound import Limits, ingest_request, parse
@@ -47,7 +47,8 @@ class Recipients:
 class InboundHandler:
     def __init__(self, config: EmailConfig, core: CoreClient) -> None:
         self._config = config
-        self._core = core
+        # Messages of several sessions arriving together are committed together.
+        self._core = IngestBatcher(core)
         self._recipients = Recipients(config)
         self._limits = Limits(config.max_attachments, config.max_attachment_bytes)
 

@@ -94,6 +94,46 @@ def test_a_crash_before_the_commit_sends_no_250_and_the_retry_is_stored_once(tmp
         anna.close()
 
 
+def test_a_crash_with_messages_of_several_senders_at_the_core_sends_no_250_to_any(tmp_path, db_url, relay):
+    """Group commit: what several SMTP sessions hand over together is stored together; a crash
+    before that commit leaves every sender without a 250, and nothing stored."""
+    ids = [f"<crash-{n}@example.ru>" for n in range(4)]
+    with running(tmp_path, db_url, env=mail_env(relay), agents=()) as srv:
+        port = smtp_port(srv)
+        outcomes: dict[str, object] = {}
+
+        def deliver(msgid: str, n: int) -> None:
+            try:
+                outcomes[msgid] = send(
+                    port, letter(msgid=msgid, sender=f"c{n} <c{n}@example.ru>"), sender=f"c{n}@example.ru"
+                )
+            except (smtplib.SMTPException, OSError) as exc:
+                outcomes[msgid] = exc
+
+        with writes_blocked(db_url):
+            clients = [threading.Thread(target=deliver, args=(m, n)) for n, m in enumerate(ids)]
+            for client in clients:
+                client.start()
+            time.sleep(2)  # all in the gateway's or the core's hands, the commit waiting
+            assert outcomes == {}, f"answered before the commit: {outcomes}"
+            srv.proc.send_signal(signal.SIGKILL)
+            srv.proc.wait(timeout=WAIT)
+            for client in clients:
+                client.join(timeout=30)
+            srv.stop()
+        assert sorted(outcomes) == sorted(ids)
+        for msgid, result in outcomes.items():
+            assert isinstance(result, (smtplib.SMTPException, OSError)), f"{msgid}: the sender got {result!r}"
+            assert count_messages(db_url, msgid) == 0
+
+        srv.start()
+        port = smtp_port(srv, nth=2)
+        for n, msgid in enumerate(ids):
+            sent = letter(msgid=msgid, sender=f"c{n} <c{n}@example.ru>")
+            assert send(port, sent, sender=f"c{n}@example.ru") == {}
+        assert [count_messages(db_url, m) for m in ids] == [1, 1, 1, 1]
+
+
 def gateway_pids(output: list[str]) -> list[int]:
     return [
         int(m.group(1)) for line in output if (m := re.search(r"email gateway started \(pid (\d+)\)", line))

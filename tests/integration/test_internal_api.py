@@ -5,6 +5,7 @@ dedupe, claims with leases, confirmations and failures, through the real gateway
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import requests
@@ -55,6 +56,82 @@ def test_every_call_needs_the_secret(core):
             await client.aclose()
 
     asyncio.run(wrong_secret())
+
+
+def test_ingest_bodies_other_than_the_gateway_clients(core):
+    """multipart/form-data still works; an application/x-callyard-message body whose sizes do
+    not match its bytes is refused, and nothing of it is stored."""
+    url, auth = f"{core.url}/internal/v1/ingest", {"Authorization": f"Bearer {SECRET}"}
+    described = {**message(7), "attachments": [{"filename": "a.txt", "content_type": "text/plain"}]}
+    form = requests.post(
+        url,
+        headers=auth,
+        data={"message": json.dumps(described)},
+        files={"attachment": ("a.txt", b"from a form")},
+        timeout=WAIT,
+    )
+    assert form.status_code == 200 and form.json()["new_interaction"], form.text
+    for sizes, tail in (([5], b"1234"), ([3], b"1234"), ([None], b"123"), ([], b"1")):
+        about = [{"filename": "b.txt", "size": n} for n in sizes]
+        head = json.dumps({**message(8), "attachments": about}).encode()
+        answer = requests.post(
+            url,
+            headers={**auth, "Content-Type": "application/x-callyard-message"},
+            data=b"%d\n" % len(head) + head + tail,
+            timeout=WAIT,
+        )
+        assert answer.status_code == 400, (sizes, tail, answer.text)
+    good = json.dumps({**message(8), "attachments": [{"filename": "b.txt", "size": 4}]}).encode()
+    answer = requests.post(
+        url,
+        headers={**auth, "Content-Type": "application/x-callyard-message"},
+        data=b"%d\n" % len(good) + good + b"1234",
+        timeout=WAIT,
+    )
+    assert answer.status_code == 200 and not answer.json()["duplicate"], answer.text  # first time stored
+
+
+def test_a_batch_answers_each_message_and_one_refused_stores_the_others(core):
+    """Group commit (/ingest/batch): one message refused, one failing at its INSERT (the same
+    Message-ID twice in the batch) and the others stored, each answered on its own."""
+
+    async def scenario() -> list[dict]:
+        client = CoreClient(core.url, SECRET, worker="test-gw")
+        try:
+            return await client.ingest_many(
+                [
+                    (message(11), [FilePart("a.pdf", "application/pdf", b"%PDF a")]),
+                    ({**message(12), "body": "   "}, []),  # refused: empty
+                    ({**message(13), "queue": "no-such-queue"}, []),  # refused: unknown queue
+                    (message(14), []),
+                    ({**message(15), "external_id": "<m11@example.ru>"}, []),  # the first again
+                    (message(16), [FilePart("b.txt", "text/plain", b"b")]),
+                ]
+            )
+        finally:
+            await client.aclose()
+
+    results = asyncio.run(scenario())
+    assert [r["ok"] for r in results] == [True, False, False, True, True, True]
+    assert results[1]["status"] == 400 and results[1]["error"]["error_id"] == "empty-message"
+    assert results[2]["status"] == 404 and results[2]["error"]["error_id"] == "queue-not-found"
+    assert results[4]["duplicate"] and results[4]["message_id"] == results[0]["message_id"]
+    assert not any(results[i]["duplicate"] for i in (0, 3, 5))
+    assert len({results[i]["interaction_id"] for i in (0, 3, 5)}) == 3
+    anna = AgentClient(core.url, "anna")
+    anna.available()
+    try:
+        for i, body in ((0, "сообщение 11"), (3, "сообщение 14"), (5, "сообщение 16")):
+            interaction_id = results[i]["interaction_id"]
+            anna.events.wait("offer", lambda o, n=interaction_id: o["id"] == n)
+            anna.ok("accept", {"interaction_id": interaction_id})
+            opened = anna.ok("open", {"interaction_id": interaction_id})
+            ins = [m for m in opened["messages"] if m["direction"] == "in"]
+            assert [m["body"][-len(body) :] for m in ins] == [body]  # stored once, whole
+        files = [a["filename"] for a in opened["messages"][0]["attachments"]]
+        assert files == ["b.txt"]
+    finally:
+        anna.close()
 
 
 def test_ingest_claim_and_confirm_through_the_gateway_client(core):

@@ -4,12 +4,15 @@ into what the core stores. Pure: no server, no database."""
 from __future__ import annotations
 
 import base64
+import email
 import json
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 
 import pytest
 
 from callyard.channels.email import html as html_mod
+from callyard.channels.email import inbound
 from callyard.channels.email.errors import AttachmentTooLarge, TooManyAttachments
 from callyard.channels.email.inbound import Limits, ingest_request, parse
 
@@ -335,3 +338,103 @@ JVBERi0=
     assert parse(raw, LIMITS) == first
     assert first.attachments[0].filename == "счет.pdf"
     assert first.to == ["support@shop.test", "sales@shop.test"]
+
+
+# -- long base64 runs are handed to the parser folded (inbound.read_message) ------------------
+
+_RUN = b"\r\n".join([base64.b64encode(bytes(range(57)) * 1)] * 400)  # 400 lines of 76
+
+
+def _forwarded_with_a_file() -> bytes:
+    inner = EmailMessage()
+    inner["From"] = "a@example.com"
+    inner.set_content("inner")
+    inner.add_attachment(bytes(range(256)) * 100, maintype="application", subtype="pdf", filename="x.pdf")
+    outer = EmailMessage()
+    outer["From"] = "b@example.com"
+    outer.set_content("see below")
+    outer.add_attachment(inner)
+    return outer.as_bytes(policy=SMTP_POLICY)
+
+
+FOLDED_CASES = {
+    "attachment": _forwarded_with_a_file,
+    "no final line end": lambda: _forwarded_with_a_file().rstrip(b"\r\n"),
+    "runs in the preamble and epilogue": lambda: (
+        b"From: x@example.com\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n"
+        + _RUN
+        + b"\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhi\r\n--zz--\r\n\r\n"
+        + _RUN
+        + b"\r\n"
+    ),
+    "a single-part base64 body": lambda: (
+        b"From: x@example.com\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n" + _RUN
+    ),
+    "an enclosed message of base64 lines only": lambda: (
+        b"From: x@example.com\r\nContent-Type: message/rfc822\r\n\r\n" + _RUN + b"\r\n"
+    ),
+    "a run with an empty line in it": lambda: (
+        b"From: x@example.com\r\nContent-Type: message/rfc822\r\n\r\n"
+        + _RUN
+        + b"\r\n\r\nFrom: y@example.com\r\nSubject: hidden\r\n\r\n"
+        + _RUN
+    ),
+    "blocks of a delivery status: an empty line parts them": lambda: (
+        b"From: x@example.com\r\nContent-Type: message/delivery-status\r\n\r\n" + _RUN + b"\r\n\r\n" + _RUN
+    ),
+    "blocks of a delivery status parted by bare line feeds": lambda: (
+        b"From: x@example.com\r\nContent-Type: message/delivery-status\r\n\r\n"
+        + _RUN
+        + b"\r\n"
+        + _RUN.replace(b"\r\n", b"\n")
+        + b"\n\n"
+        + _RUN.replace(b"\r\n", b"\n")
+    ),
+    "a run with a header-like line in it": lambda: (
+        b"From: x@example.com\r\nContent-Type: message/rfc822\r\n\r\n"
+        + _RUN
+        + b"\r\nSubject: s\r\n\r\nbody\r\n"
+    ),
+    "bare line feeds": lambda: (
+        b"From: x@example.com\nContent-Type: multipart/mixed; boundary=zz\n\n--zz\n"
+        b"Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n"
+        + _RUN.replace(b"\r\n", b"\n")
+        + b"\n--zz--\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FOLDED_CASES)
+def test_folding_base64_runs_reads_the_same_message(case: str):
+    """read_message hands long base64 runs to the parser as one line each: the message read
+    must be the one the standard parser reads, part for part, defect for defect."""
+    raw = FOLDED_CASES[case]()
+    plain = email.message_from_bytes(raw, policy=inbound.POLICY)
+    folded = inbound.read_message(raw)
+    assert folded.as_bytes() == plain.as_bytes()
+    assert [p.get_content_type() for p in folded.walk()] == [p.get_content_type() for p in plain.walk()]
+    assert [p.get_payload(decode=True) for p in folded.walk()] == [
+        p.get_payload(decode=True) for p in plain.walk()
+    ]
+    assert [repr(p.defects) for p in folded.walk()] == [repr(p.defects) for p in plain.walk()]
+    assert [(p.preamble, p.epilogue) for p in folded.walk()] == [
+        (p.preamble, p.epilogue) for p in plain.walk()
+    ]
+
+
+def test_a_long_base64_run_is_folded(monkeypatch: pytest.MonkeyPatch):
+    """The parser is given fewer lines: otherwise the test above could pass with no folding."""
+    fed: list[bytes] = []
+    real = email.message_from_bytes
+    monkeypatch.setattr(
+        inbound.email, "message_from_bytes", lambda raw, **kw: fed.append(raw) or real(raw, **kw)
+    )
+    data = bytes(range(256)) * 400
+    msg = EmailMessage()
+    msg["From"] = "a@example.com"
+    msg.set_content("a file")
+    msg.add_attachment(data, maintype="application", subtype="pdf", filename="x.pdf")
+    raw = msg.as_bytes(policy=SMTP_POLICY)
+    parsed = parse(raw, LIMITS)
+    assert len(fed) == 1 and fed[0].count(b"\n") < raw.count(b"\n") / 10
+    assert parsed.attachments[0].data == data

@@ -20,6 +20,20 @@ _OWNER = Prepared(
     )
 )
 
+_INSERT_CONTACT = Prepared(
+    lambda: Contact.insert(name=slot("name"), created_at=slot("now", Contact.created_at)).returning(
+        Contact.id
+    )
+)
+_INSERT_IDENTITY = Prepared(
+    lambda: Identity.insert(
+        contact=slot("contact"),
+        kind=slot("kind"),
+        value=slot("value"),
+        created_at=slot("now", Identity.created_at),
+    )
+)
+
 
 class ContactService:
     def __init__(self, clock: Clock) -> None:
@@ -36,12 +50,13 @@ class ContactService:
         if identity is not None:
             return identity.contact
         now = self._clock()
-        contact = Contact.create(name=name[:255], created_at=now)
+        contact = Contact(name=name[:255], created_at=now)
+        contact.id = _INSERT_CONTACT.scalar(name=contact.name, now=now)
         try:
             # A savepoint, so that losing a race to another writer does not spoil the
             # caller's transaction.
             with Contact._meta.database.atomic():
-                Identity.create(contact=contact, kind=kind, value=value, created_at=now)
+                _INSERT_IDENTITY.execute(contact=contact.id, kind=kind, value=value, now=now)
         except pw.IntegrityError:
             contact.delete_instance()
             return Identity.get(Identity.kind == kind, Identity.value == value).contact
