@@ -79,21 +79,8 @@ class CoreClient:
         """Hand over a customer's message; returns once the core has committed it."""
         if not files:
             return await self._call("POST", "/ingest", json=message)
-        described = {
-            **message,
-            "attachments": [
-                {
-                    "filename": f.filename,
-                    "content_type": f.content_type,
-                    "content_id": f.content_id,
-                    "inline": f.inline,
-                    "size": len(f.data),
-                }
-                for f in files
-            ],
-        }
         # Not multipart/form-data: the core's parser of that scans every file in Python.
-        head = json.dumps(described).encode()
+        head = json.dumps(_described(message, files)).encode()
         body = b"".join([b"%d\n" % len(head), head, *(f.data for f in files)])
         return await self._call("POST", "/ingest", data=body, headers={"Content-Type": MESSAGE_TYPE})
 
@@ -103,22 +90,7 @@ class CoreClient:
         """Hand over several messages, stored in one transaction; returns once the core has
         committed, one answer per message, in order: ``ok`` and what ``ingest`` returns, or
         ``ok: false`` with the ``status`` and ``error`` of its refusal."""
-        described = [
-            {
-                **message,
-                "attachments": [
-                    {
-                        "filename": f.filename,
-                        "content_type": f.content_type,
-                        "content_id": f.content_id,
-                        "inline": f.inline,
-                        "size": len(f.data),
-                    }
-                    for f in files
-                ],
-            }
-            for message, files in messages
-        ]
+        described = [_described(message, files) for message, files in messages]
         head = json.dumps({"messages": described}).encode()
         body = b"".join([b"%d\n" % len(head), head, *(f.data for _, files in messages for f in files)])
         answer = await self._call("POST", "/ingest/batch", data=body, headers={"Content-Type": BATCH_TYPE})
@@ -265,3 +237,20 @@ class IngestBatcher:
                     )
                 else:
                     answer.set_exception(CoreRejected(status, error))
+
+
+def _described(message: dict[str, Any], files: Sequence[FilePart]) -> dict[str, Any]:
+    """The message with its files described (their bytes follow the JSON, in this order)."""
+    return {
+        **message,
+        "attachments": [
+            {
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "content_id": f.content_id,
+                "inline": f.inline,
+                "size": len(f.data),
+            }
+            for f in files
+        ],
+    }

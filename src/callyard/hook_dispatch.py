@@ -66,6 +66,11 @@ class HookDispatcher:
     def _one(self, item: OutboxItem, deliverer: Deliverer, key: str) -> None:
         try:
             with self._services.store.connection():
+                # ``dispatch`` read the item as due, but another delivery of it may have ended
+                # while that read waited on the database (PostgreSQL): its copy is stale, and the
+                # item was sent (twice, seen in CI) or put off to its retry time.
+                if not self._services.outbox.unchanged(item):
+                    return
                 self._services.outbox.attempt(item, lambda it: self._deliver(deliverer, it))
         except Exception:
             log.exception("delivering outbox item %s failed", item.id)

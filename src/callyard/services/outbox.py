@@ -71,6 +71,17 @@ class OutboxService:
             query = query.where(OutboxItem.channel.not_in(list(exclude)))
         return list(query.order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(limit))
 
+    @staticmethod
+    def unchanged(item: OutboxItem) -> bool:
+        """Whether ``item`` is still due as read: pending, after as many attempts."""
+        return (
+            OutboxItem.select(OutboxItem.id)
+            .where(
+                OutboxItem.id == item.id, OutboxItem.state == "pending", OutboxItem.attempts == item.attempts
+            )
+            .exists()
+        )
+
     def next_due_at(self) -> dt.datetime | None:
         item = (
             OutboxItem.select(OutboxItem.next_attempt_at)
