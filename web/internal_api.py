@@ -254,50 +254,24 @@ def _answer(result: Ingested | Exception) -> dict[str, Any]:
 
 
 def _batch_request() -> list[tuple[dict[str, Any], list[Any]]]:
-    """A batch: ``BATCH_TYPE``, the JSON's length in ASCII digits and a newline, the JSON
-    (``{"messages": [...]}``, each message as ``/ingest`` takes it, with its ``attachments``
-    described and their ``size``), then every file's bytes, one after the other in the order
-    described. Cheaper to read than multipart/form-data, whose parser scans each file."""
+    """A batch: ``BATCH_TYPE``, laid out as ``MESSAGE_TYPE`` (see ``_length_prefixed``) with the
+    JSON ``{"messages": [...]}``, each message as ``/ingest`` takes it, and every message's
+    files one after the other, in the order described."""
     if request.mimetype != BATCH_TYPE:
         raise InvalidInput(f"send a batch as {BATCH_TYPE}")
-    body = request.get_data(cache=False)
-    head, newline, rest = body.partition(b"\n")
-    if not newline or not head.isdigit() or int(head) > len(rest):
-        raise InvalidInput("a batch starts with its JSON's length and a newline")
-    try:
-        data = json.loads(rest[: int(head)])
-    except ValueError:
-        raise InvalidInput("the batch's JSON is not JSON") from None
-    messages = data.get("messages") if isinstance(data, dict) else None
+    data, blob = _length_prefixed()
+    messages = data.get("messages")
     if not isinstance(messages, list) or not 0 < len(messages) <= MAX_BATCH:
         raise InvalidInput(f"a batch holds 1-{MAX_BATCH} messages")
-    blob, at = memoryview(rest)[int(head) :], 0
-    out = []
+    at, out = 0, []
     for message in messages:
         if not isinstance(message, dict):
             raise InvalidInput("each message of a batch must be an object")
-        files = []
-        for about in message.get("attachments") or []:
-            size = about.get("size") if isinstance(about, dict) else None
-            if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= len(blob) - at:
-                raise InvalidInput("each attachment of a batch needs its size, within the body")
-            files.append(_Part(about.get("filename") or "", bytes(blob[at : at + size])))
-            at += size
+        files, at = _files(message, blob, at)
         out.append((message, files))
     if at != len(blob):
-        raise InvalidInput("a batch's files do not add up to its body")
+        raise InvalidInput("the attachments' sizes do not add up to the body")
     return out
-
-
-class _Part:
-    """A batch's file, read like an uploaded one."""
-
-    def __init__(self, filename: str, data: bytes) -> None:
-        self.filename = filename
-        self._data = data
-
-    def read(self) -> bytes:
-        return self._data
 
 
 def _ingest_request() -> tuple[dict[str, Any], list[Any]]:
@@ -318,37 +292,49 @@ def _ingest_request() -> tuple[dict[str, Any], list[Any]]:
 
 
 def _message_with_files() -> tuple[dict[str, Any], list[Any]]:
-    """``MESSAGE_TYPE``: the JSON's length in ASCII digits and a newline, the JSON (each of its
-    ``attachments`` with its ``size``), then the files' bytes one after the other, in that order.
-    What a gateway sends: multipart/form-data's parser scanned each file for its boundary in
-    Python, a tenth of the core's CPU per email."""
+    """``MESSAGE_TYPE``: one message and its files (see ``_length_prefixed``). What a gateway
+    sends: multipart/form-data's parser scanned each file for its boundary in Python, a tenth
+    of the core's CPU per email."""
+    data, blob = _length_prefixed()
+    files, at = _files(data, blob, 0)
+    if at != len(blob):
+        raise InvalidInput("the attachments' sizes do not add up to the body")
+    return data, files
+
+
+def _length_prefixed() -> tuple[dict[str, Any], memoryview]:
+    """The body's JSON object and the bytes after it: the JSON's length in ASCII digits and a
+    newline, the JSON (each message's ``attachments`` with their ``size``), then the files."""
     body = request.get_data(cache=False)
     head, newline, rest = body.partition(b"\n")
     if not newline or not head.isdigit() or int(head) > len(rest):
-        raise InvalidInput(f"{MESSAGE_TYPE} starts with its JSON's length and a newline")
+        raise InvalidInput("the body starts with its JSON's length and a newline")
     try:
         data = json.loads(rest[: int(head)])
     except ValueError:
-        raise InvalidInput("the message is not JSON") from None
+        raise InvalidInput("the body's JSON is not JSON") from None
     if not isinstance(data, dict):
-        raise InvalidInput("the message must be a JSON object")
-    described = data.get("attachments") or []
+        raise InvalidInput("the body's JSON must be an object")
+    return data, memoryview(rest)[int(head) :]
+
+
+def _files(message: dict[str, Any], blob: memoryview, at: int) -> tuple[list[Any], int]:
+    """The files ``message`` describes, read from ``blob`` from ``at`` on; and where they end."""
+    described = message.get("attachments") or []
     if not isinstance(described, list):
         raise InvalidInput("'attachments' must be a list")
-    blob, at, files = memoryview(rest)[int(head) :], 0, []
+    files = []
     for about in described:
         size = about.get("size") if isinstance(about, dict) else None
         if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= len(blob) - at:
             raise InvalidInput("each attachment needs its size, within the body")
         files.append(_Part(str(about.get("filename") or ""), bytes(blob[at : at + size])))
         at += size
-    if at != len(blob):
-        raise InvalidInput("the attachments' sizes do not add up to the body")
-    return data, files
+    return files, at
 
 
 class _Part:
-    """A file of a ``MESSAGE_TYPE`` body, read like an uploaded one."""
+    """A file of a length-prefixed body, read like an uploaded one."""
 
     def __init__(self, filename: str, data: bytes) -> None:
         self.filename = filename
