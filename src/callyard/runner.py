@@ -103,7 +103,6 @@ class Core:
         self.adapters: dict[str, Any] = {}
         self._greenlets: list[gevent.Greenlet] = []
         self._server: pywsgi.WSGIServer | None = None
-        self._chores_at = float("-inf")  # when the router last did time's chores (monotonic)
         self._stopped = gevent.event.Event()
         self.gateways: GatewaySupervisor | None = None
         # Channels whose outbox items gateway processes claim, not the core's dispatcher.
@@ -148,6 +147,8 @@ class Core:
                 self.config.routing.tick_seconds,
                 self.config.routing.gather_seconds,
             ),
+            # Time's chores (offers that timed out, wrap-ups that are over): only time wakes them.
+            gevent.spawn(loop, "chores", self._chores, threading.Event(), self.config.routing.tick_seconds),
             gevent.spawn(loop, "outbox", self._dispatch, wake_outbox, 1.0),
         ]
         self._start_hooks()
@@ -189,14 +190,14 @@ class Core:
         return server
 
     def _route(self) -> None:
-        # Time's chores (expired offers, wrap-ups over) once a tick; the rounds events wake
-        # in between only route what changed.
-        now = time.monotonic()
-        chores = now - self._chores_at >= self.config.routing.tick_seconds
-        if chores:
-            self._chores_at = now
         with self.services.store.connection():
-            self.services.router.route(chores=chores)
+            self.services.router.route(chores=False)
+
+    def _chores(self) -> None:
+        # Their own greenlet, yielding after each step: a round woken meanwhile (a call
+        # entered a queue) does not wait for them all.
+        with self.services.store.connection():
+            self.services.router.chores(between=lambda: gevent.sleep(0))
 
     def _dispatch(self) -> None:
         outbox = self.services.outbox

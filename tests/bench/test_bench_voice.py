@@ -184,4 +184,6 @@ def test_bench_voice_calls(tmp_path, db_url):  # noqa: ANN001
             load.stdout.close()
         if server is not None:
             server.stop()
+            if os.environ.get("CALLYARD_BENCH_SERVER_LOG"):  # the whole server log, to look into a run
+                Path(os.environ["CALLYARD_BENCH_SERVER_LOG"]).write_text("".join(server.output))
         store.close()

@@ -674,6 +674,33 @@ def test_wrap_up_ends_by_itself_after_the_queue_wrap_up_time(services, clock):
     assert services.agents.get(anna.id).idle_since == clock.now
 
 
+def test_chores_are_done_one_step_at_a_time_each_committed_before_the_next(services, clock, published):
+    # The server yields between steps (a call entering a queue is routed after one of them, not
+    # after all): what each step did must be committed, and told, by then.
+    services.queues.add("sales", skills={"support": 1}, wrap_up_seconds=20)
+    wrapping = []
+    for login in ("anna", "ben"):
+        agent = add_agent(services, login)
+        result = ingest(services, queue="sales", thread=login)
+        services.router.route()
+        services.interactions.accept(agent.id, result.interaction_id)
+        services.interactions.close(agent.id, result.interaction_id)
+        wrapping.append(result.interaction_id)
+    clock.advance(20)
+    published.clear()
+    seen = []
+
+    def between() -> None:
+        assert not services.store.in_transaction()
+        seen.append(([interaction(i).state for i in wrapping], [e.name for e in published]))
+
+    services.router.chores(between=between)
+    assert seen == [
+        ([CLOSED, WRAP_UP], ["interaction.closed"]),
+        ([CLOSED, CLOSED], ["interaction.closed", "interaction.closed"]),
+    ]
+
+
 # -- presence --------------------------------------------------------------------------------
 
 

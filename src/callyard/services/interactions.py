@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +152,16 @@ _WRAP_UPS = Prepared(
         .join(Queue)
         .where(Queue.wrap_up_seconds > 0, Interaction.state == WRAP_UP)
         .tuples()
+    ),
+)
+# One of those, with its queue's wrap-up time, read again in the transaction that closes it.
+_WRAP_UP_BY_ID = Prepared(
+    lambda: (
+        Interaction.select(Interaction, Queue)
+        .join(Queue)
+        .where(
+            Interaction.id == slot("interaction_id"), Queue.wrap_up_seconds > 0, Interaction.state == WRAP_UP
+        )
     ),
 )
 # Written on every step of every interaction (five a call): its SQL built once.
@@ -754,29 +764,25 @@ class InteractionService:
             self._notifier.publish([InteractionClosed(interaction_id, agent_id)])
         return self._get(interaction_id)
 
-    def close_expired_wrap_ups(self, now: dt.datetime) -> None:
-        """Close wrap-ups that outlasted their queue's wrap-up time (0 = until the agent is done)."""
-        # Every routing round asks, and most have nothing due: look first, outside a
-        # transaction, so a round takes no write lock (SQLite's BEGIN IMMEDIATE) for nothing.
+    def close_expired_wrap_ups(self, now: dt.datetime, between: Callable[[], None] = lambda: None) -> None:
+        """Close wrap-ups that outlasted their queue's wrap-up time (0 = until the agent is
+        done), each in its own transaction, calling ``between`` after each (see
+        ``RouterService.chores``)."""
+        # Every tick asks, and most find nothing due: look first, outside a transaction, so
+        # no write lock (SQLite's BEGIN IMMEDIATE) is taken for nothing.
         due = [
             interaction_id
             for interaction_id, ended_at, seconds in _WRAP_UPS.all()
             if ended_at + dt.timedelta(seconds=seconds) <= now
         ]
-        if not due:
-            return
-        closed = []
-        with self._store.atomic():
-            # Again inside: an agent may have finished one meanwhile.
-            for interaction in self._wrap_ups(Interaction.id.in_(due), Interaction.state == WRAP_UP):
-                if self._wrap_up_over(interaction, now):
+        for interaction_id in due:
+            with self._store.atomic():
+                # Again inside: the agent may have finished it meanwhile.
+                interaction = _WRAP_UP_BY_ID.first(interaction_id=interaction_id)
+                if interaction is not None and self._wrap_up_over(interaction, now):
                     self._close(interaction, now)
-                    closed.append(InteractionClosed(interaction.id, interaction.agent_id))
-            self._notifier.publish(closed)
-
-    @staticmethod
-    def _wrap_ups(*where: Any) -> Any:
-        return Interaction.select(Interaction, Queue).join(Queue).where(Queue.wrap_up_seconds > 0, *where)
+                    self._notifier.publish([InteractionClosed(interaction.id, interaction.agent_id)])
+            between()
 
     @staticmethod
     def _wrap_up_over(interaction: Interaction, now: dt.datetime) -> bool:

@@ -3,10 +3,11 @@
 The brain is an in-memory index of agents and waiting work. It is built from the store at the
 first round (and again every ``resync_seconds``, which also picks up changes made by other
 processes, like the CLI); between builds, bus events mark which interactions and agents
-changed, and a round re-reads only those and lets the brain re-plan only them. Each round:
-time out stale offers, put agents who keep missing offers on "not-ready", feed the brain what
-changed and what time did (escalation, hours), and turn its decisions into offers, overflows
-and timeouts, each stored with its reason.
+changed, and a round re-reads only those and lets the brain re-plan only them. Each round
+feeds the brain what changed and what time did (escalation, hours), and turns its decisions
+into offers, overflows and timeouts, each stored with its reason. Time's chores (offers that
+timed out, agents who keep missing offers, wrap-ups that are over) are done apart from the
+rounds, a step at a time (``chores``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 
 from .. import routing
 from ..bus import Bus
@@ -53,6 +55,12 @@ IGNORED = (InteractionOffered, InteractionCreated, MessageCreated, MessageDelive
 # A call's state is for the inbox; the interaction's own events tell routing what it needs.
 IGNORED = (*IGNORED, CallStateChanged)
 NOT_READY = "not-ready"
+
+
+def _nothing() -> None:
+    pass
+
+
 VOICE = "voice"  # the channel whose offers its controller ends (see _expire_offers)
 
 
@@ -115,16 +123,13 @@ class RouterService:
     # -- a round ---------------------------------------------------------------------------
 
     def route(self, now: dt.datetime | None = None, *, chores: bool = True) -> list[routing.Decision]:
-        """One round. ``chores`` (expired offers, agents to set not-ready, wrap-ups that are
-        over) are what time does; a round woken by an event (a call entered a queue) can skip
-        them: under load such rounds come dozens of times a second, and each chore costs
-        queries that find nothing new since the last tick."""
+        """One round, after time's :meth:`chores` unless ``chores`` is false. The server does
+        its chores in a greenlet of their own, and its rounds (dozens a second under load,
+        woken by calls entering queues) skip them."""
         now = now or self._clock()
+        if chores:
+            self.chores(now)
         with self._lock:
-            if chores:
-                self._expire_offers(now)
-                self._mark_not_ready()
-                self._interactions.close_expired_wrap_ups(now)
             if self._brain is None or self._built_at is None or now - self._built_at >= self._resync:
                 decisions = self._rebuild(now)
             else:
@@ -137,28 +142,37 @@ class RouterService:
             self._apply(decisions, now)
             return decisions
 
-    def _expire_offers(self, now: dt.datetime) -> None:
+    def chores(self, now: dt.datetime | None = None, between: Callable[[], None] = _nothing) -> None:
+        """What time does: offers that timed out end, agents who keep missing offers go on
+        "not-ready", wrap-ups that are over close. Each in a transaction of its own, with
+        ``between`` called after each: the server passes a yield there, so a call that enters a
+        queue meanwhile is routed after one of them, not after all of them (at 50 calls/s, 50
+        wrap-ups fall due every second; done in one go, the voice benchmark's p99 was chores).
+        What they change reaches the next round through the bus, like any other writer's."""
+        now = now or self._clock()
+        self._expire_offers(now, between)
+        self._mark_not_ready(between)
+        self._interactions.close_expired_wrap_ups(now, between)
+
+    def _expire_offers(self, now: dt.datetime, between: Callable[[], None]) -> None:
         expired = (
             Offer.select(Offer, Interaction.id, Interaction.channel)
             .join(Interaction)
             .where(Offer.state == "pending", Offer.expires_at <= now)
         )
-        # Every round asks and most have nothing expired: no write lock (SQLite's BEGIN
-        # IMMEDIATE) is taken for nothing; end_offer itself ends only a still pending offer.
-        if not expired.exists():
-            return
-        events: list[Event] = []
-        with self._store.atomic():
-            for offer in expired:
+        # Every tick asks and most find nothing: no write lock (SQLite's BEGIN IMMEDIATE) is
+        # taken for nothing; end_offer itself ends only a still pending offer.
+        for offer in list(expired):
+            with self._store.atomic():
                 # A call's offer ends when the agent's phone answers or gives up, which the voice
                 # controller reports (a phone nobody answers puts its agent on break). One that
                 # times out here is one the controller did not get to in time (overloaded, or
                 # not running): not the agent's miss, so no cascade of agents to "not-ready".
                 missed = offer.interaction.channel != VOICE
-                events += end_offer(offer, now, "expired", "offer timed out", missed=missed)
-            self._notifier.publish(events)
+                self._notifier.publish(end_offer(offer, now, "expired", "offer timed out", missed=missed))
+            between()
 
-    def _mark_not_ready(self) -> None:
+    def _mark_not_ready(self, between: Callable[[], None]) -> None:
         """Agents who let ``max_no_answer`` offers in a row time out go on break "not-ready"
         (their other offers move on), and supervisors are told."""
         if not self._max_no_answer or self._agents is None:
@@ -176,6 +190,7 @@ class RouterService:
             self._agents.set_presence(agent.id, "break", NOT_READY)
             Agent.update(missed_offers=0).where(Agent.id == agent.id).execute()
             self._notifier.publish([AgentMarkedNotReady(agent.id, agent.missed_offers)])
+            between()
 
     # -- the index -------------------------------------------------------------------------
 
