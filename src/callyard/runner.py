@@ -31,6 +31,7 @@ from .gc_tuning import LongLivedObjects
 from .hook_dispatch import HOOK_CHANNELS, HookDispatcher
 from .services import Services, build
 from .supervisor import GatewaySupervisor
+from .wal import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class Core:
         self._greenlets: list[gevent.Greenlet] = []
         self._server: pywsgi.WSGIServer | None = None
         self._stopped = gevent.event.Event()
+        self._wal: WalCheckpointer | None = None  # SQLite's checkpoints, in a thread (callyard.wal)
         self.gateways: GatewaySupervisor | None = None
         # Channels whose outbox items gateway processes claim, not the core's dispatcher.
         self._gateway_channels: set[str] = set()
@@ -116,6 +118,9 @@ class Core:
         with services.store.connection():
             services.queues.sync(self.config.queues)
             services.router.report_unservable()
+        if services.store.dialect == "sqlite" and services.store.db.database != ":memory:":
+            self._wal = WalCheckpointer(services.store.db)
+            self._wal.take_over()
         adapters = load_adapters(self.config, services)
         self.adapters = {a.name: a for a in adapters}
         gateways = enabled_gateways(self.config)
@@ -151,6 +156,8 @@ class Core:
             gevent.spawn(loop, "chores", self._chores, threading.Event(), self.config.routing.tick_seconds),
             gevent.spawn(loop, "outbox", self._dispatch, wake_outbox, 1.0),
         ]
+        if self._wal is not None:
+            self._greenlets.append(gevent.spawn(self._wal.run))
         self._start_hooks()
         self._start_upload_purge()
         self._keep_long_lived_objects_frozen()
@@ -252,4 +259,6 @@ class Core:
         if getattr(self, "_hooks", None) is not None:
             self._hooks.stop()
         self.services.store.close()
+        if self._wal is not None:
+            self._wal.close()
         self._stopped.set()

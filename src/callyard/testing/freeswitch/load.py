@@ -59,6 +59,7 @@ class Load:
         self.sim = FreeSwitchSim(outbound=args.outbound, playback_seconds=args.playback)
         self.entered: dict[str, float] = {}
         self.dialled: dict[str, float] = {}
+        self.dialled_at: dict[str, float] = {}  # the same moment by the wall clock (time.time)
         self.sim.switch.on_app_start.append(self._app_started)
         self.sim.switch.on_api.append(self._api_called)
 
@@ -70,6 +71,7 @@ class Load:
         if name == "originate" and "callyard_call=" in args:
             uuid = args.split("callyard_call=", 1)[1].split("}", 1)[0].split(",", 1)[0]
             self.dialled.setdefault(uuid, time.perf_counter())
+            self.dialled_at.setdefault(uuid, time.time())
 
     def start(self) -> int:
         self.sim.start()
@@ -122,6 +124,9 @@ class Load:
             "stuck": stuck,
             "queued": sum(1 for c in channels if c.uuid in self.entered),
             "latencies": latencies,  # call uuid -> seconds from the hold music to its agent's dial
+            # call uuid -> when its agent's dial came, by the wall clock: the controller's call
+            # records say when each call entered its queue, by the same clock
+            "dialled_at": self.dialled_at,
             "sim_cpu": sum(os.times()[:2]) - cpu0,
         }
 
