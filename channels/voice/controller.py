@@ -22,6 +22,7 @@ from gevent.server import StreamServer
 from callyard import events as ev
 from callyard.config import VoiceConfig
 from callyard.errors import CallyardError, Conflict
+from callyard.greenlets import start_now
 from callyard.models import ACTIVE, Agent, CallRecord
 from callyard.prepared import Prepared, slot
 from callyard.services import Services
@@ -129,8 +130,10 @@ class VoiceController:
         for link in self.links:
             link.stop()
 
-    def spawn(self, fn: Any, *args: Any) -> gevent.Greenlet:
-        greenlet = gevent.spawn(self._run_guarded, fn, *args)
+    def spawn(self, fn: Any, *args: Any, now: bool = False) -> gevent.Greenlet:
+        """``fn(*args)`` in a greenlet of its own, its failures logged; ``now``: started at once,
+        ahead of what else is ready to run (callyard.greenlets.start_now)."""
+        greenlet = (start_now if now else gevent.spawn)(self._run_guarded, fn, *args)
         self._greenlets.add(greenlet)
         greenlet.link(self._greenlets.discard)
         return greenlet
@@ -254,6 +257,17 @@ class VoiceController:
         if self.config.announce_seconds > 0:
             self.spawn(self._announce, uuid)
 
+    def route_now(self) -> None:
+        """A routing round in this greenlet, for a call just queued to wait: the caller hears
+        nothing until an agent's phone rings or the hold music starts. Woken by the queueing,
+        the router's own loop would get to it after everything else ready to run on the loop
+        (under load, 5 to 20 ms of pushes, events and chores); its round then finds nothing new."""
+        try:
+            with self.db():
+                self.services.router.route(chores=False)
+        except Exception:  # the router's loop routes the call anyway
+            log.exception("voice: routing a call as it was queued failed")
+
     def _announce(self, uuid: str) -> None:
         """Every `announce_seconds` while the caller waits: a prompt and their place in line."""
         while True:
@@ -350,11 +364,13 @@ class VoiceController:
 
     def _on_offer(self, event: ev.InteractionOffered) -> None:
         # This runs inside the router's round, before the inbox pushes (subscribed first). The
-        # dial gets its own greenlet and, yielding once, starts now: the originate goes out
-        # before the round's remaining work instead of after it.
-        self.spawn(self._offered, event.interaction_id, event.agent_id)
-        if not self.services.store.db.in_transaction():  # never yield holding SQLite's write lock
-            gevent.sleep(0)
+        # dial gets its own greenlet (it then waits for the phone) and starts now, ahead of
+        # what else is ready to run: the originate goes out before this round's remaining work
+        # and before the loop's other work, instead of after it.
+        if self.services.store.db.in_transaction():  # never yield holding SQLite's write lock
+            self.spawn(self._offered, event.interaction_id, event.agent_id)
+            return
+        self.spawn(self._offered, event.interaction_id, event.agent_id, now=True)
 
     def _offered(self, interaction_id: int, agent_id: int) -> None:
         with self.db():

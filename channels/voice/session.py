@@ -91,9 +91,11 @@ class CallerFlow:
             # Queued (committed) before the hold music starts: a caller who gives up at the
             # first bar of music gave up waiting in the queue, not in the menu. An agent's
             # phone rings for far longer than the playback takes to start, so the bridge
-            # always comes after it.
+            # always comes after it (the phone may well be dialled before it starts). The
+            # queue's recording setting is applied before any phone can ring.
             self._ctl.enqueue(uuid, outcome.queue, outcome.skills)
             self._ctl.record_in_queue(uuid, outcome.queue)
+            self._ctl.route_now()
             self._execute("playback", self._config.music_on_hold)
         except (SessionGone, NotConnectedError, gevent.Timeout):
             log.info("voice: caller %s left during the menu", self.uuid or "?")

@@ -3,6 +3,8 @@ answers, runs the menu, queues, rings agents' phones, bridges and keeps the call
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,34 @@ def test_menu_choice_queue_agent_answers_talk_and_hang_up(voice) -> None:  # noq
     done = voice.wait_record(channel.uuid, lambda r: r.wrap_up_ms > 0)
     assert done.wrap_up_ms > 0
     anna.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_free_agent_s_phone_rings_before_the_caller_s_hold_music_starts(tmp_path, db_url) -> None:  # noqa: ANN001
+    # The call is routed as it is queued, in its own greenlet, and the dial started at once:
+    # not at the router loop's next turn (here held back by a long gather, as a busy loop would
+    # be). The call's state is read as the switch starts the music; on SQLite nothing on that
+    # path yields before the originate is sent (on PostgreSQL every query yields: no fixed order).
+    settings = {"CALLYARD_ROUTING__GATHER_SECONDS": "1"}
+    with voice_server(tmp_path, db_url, settings=settings) as voice:
+        anna = AgentClient(voice.server.url, "anna")
+        anna.available()
+        at_music: list[str] = []
+
+        def music_started(channel, app: str, data: str) -> None:  # noqa: ANN001
+            # The simulator's thread: a connection of its own.
+            if app == "playback" and data.startswith("local_stream://"):
+                with contextlib.closing(sqlite3.connect(voice.store.db.database)) as db:
+                    query = "SELECT state FROM call_record WHERE uuid = ?"
+                    (state,) = db.execute(query, (channel.uuid,)).fetchone()
+                at_music.append(state)
+
+        voice.sim.switch.on_app_start.append(music_started)
+        channel = voice.sim.call(Caller(digits=["1"], talk_seconds=0.3))
+        record = voice.wait_record(channel.uuid, lambda r: r.state == "ended")
+        assert record.outcome == "answered" and record.agent_id == anna.id
+        assert at_music == ["ringing"]
+        anna.close()
 
 
 def test_no_answer_goes_to_the_next_agent(tmp_path, db_url) -> None:  # noqa: ANN001
