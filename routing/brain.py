@@ -84,6 +84,12 @@ class Brain:
     def waiting(self) -> list[WorkItem]:
         return list(self._waiting.items.values())
 
+    def agent_ids(self) -> set[int]:
+        return set(self._index.agents)
+
+    def item_ids(self) -> set[int]:
+        return set(self._waiting.items)
+
     def agent(self, agent_id: int) -> AgentState | None:
         a = self._index.agents.get(agent_id)
         return None if a is None else a.state

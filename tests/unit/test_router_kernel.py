@@ -396,6 +396,52 @@ def test_changes_made_behind_the_routers_back_are_picked_up_at_resync(services, 
     assert pending(interaction_id) == []
 
 
+def test_every_agent_and_waiting_item_is_read_again_a_slice_a_round_after_resync_seconds(
+    services, clock, config, monkeypatch
+):
+    # The safety net for what no event or watch tells (here an agent disabled by a direct
+    # UPDATE): read again a few a round, never the whole index in one go.
+    from callyard.services import router as router_mod
+
+    monkeypatch.setattr(router_mod, "RESYNC_SLICE", 2)
+    reads: list[object] = []
+    real = router_mod.agent_states
+    monkeypatch.setattr(
+        router_mod, "agent_states", lambda ids, now: reads.append(ids and sorted(ids)) or real(ids, now)
+    )
+    agents = [add_agent(services, login) for login in ("anna", "ben", "cleo", "dan", "eve")]
+    ids = [a.id for a in agents]
+    services.router.route()
+    assert reads == [None]  # the index built once
+    Agent.update(enabled=False).where(Agent.id == ids[2]).execute()  # behind the router's back
+    reads.clear()
+    clock.advance(config.routing.resync_seconds - 1)
+    services.router.route()
+    assert reads == []  # not due yet
+    clock.advance(1)
+    for _ in range(4):
+        services.router.route()
+    assert reads == [ids[0:2], ids[2:4], ids[4:5]]  # then nothing: the pass is over, no rebuild
+    assert services.router._brain.agent_ids() == {ids[0], ids[1], ids[3], ids[4]}  # noqa: SLF001
+    interaction_id = ingest(services)
+    services.router.route()
+    assert pending(interaction_id) and ids[2] not in pending(interaction_id)
+
+
+def test_queue_rules_changed_behind_the_routers_back_rebuild_the_index_at_resync(services, clock, config):
+    anna = add_agent(services, "anna", skills={"support": 5})
+    services.router.route()
+    Queue.update(skills={"support": 9}).where(Queue.name == "support").execute()  # another process
+    clock.advance(config.routing.resync_seconds)
+    interaction_id = ingest(services)
+    services.router.route()
+    assert pending(interaction_id) == []  # anna's level 5 is below the queue's new 9
+    Queue.update(skills={"support": 1}).where(Queue.name == "support").execute()
+    clock.advance(config.routing.resync_seconds)
+    services.router.route()
+    assert pending(interaction_id) == [anna.id]
+
+
 def test_decisions_store_strategy_step_and_every_candidate(services):
     with_queues(services, QueueConfig(name="support", strategy="most-skilled", skills={"support": 3}))
     anna = add_agent(services, "anna", skills={"support": 9})

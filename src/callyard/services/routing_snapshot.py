@@ -66,6 +66,11 @@ def _waiting(ids):  # noqa: ANN001, ANN202
     return _in(query, Interaction.id, ids).namedtuples()
 
 
+def waiting_ids() -> set[int]:
+    """Every interaction that waits for an agent now (as ``work_items`` would read it)."""
+    return {row.id for row in _waiting(None)}
+
+
 def _offers_of(ids):  # noqa: ANN001, ANN202
     """The offers of these items, and (state TIMED_OUT, no agent) whether their queue's
     timeout or after-hours action ran, in one statement."""
