@@ -27,7 +27,7 @@ from . import events as ev
 from .config import CHANNELS, Config
 from .errors import Unavailable
 from .gateway import core_url, enabled_gateways
-from .gc_tuning import LongLivedObjects
+from .gc_tuning import YOUNG_EVERY, LongLivedObjects
 from .hook_dispatch import HOOK_CHANNELS, HookDispatcher
 from .services import Services, build
 from .supervisor import GatewaySupervisor
@@ -229,6 +229,9 @@ class Core:
         objects = LongLivedObjects()
         objects.start()
         self._greenlets.append(gevent.spawn(loop, "gc", objects.check, threading.Event(), 1.0))
+        self._greenlets.append(
+            gevent.spawn(loop, "gc-young", objects.collect_young, threading.Event(), YOUNG_EVERY)
+        )
 
     def _start_upload_purge(self) -> None:
         """Composer uploads that can no longer be sent are removed now and then."""

@@ -54,6 +54,14 @@ def run_in_child() -> None:
     assert gc.get_freeze_count() == 0
     gc.collect()
     assert gone() is None
+
+    # The timed young collection: what piled up in the youngest generation is walked now (and
+    # moves on to the next generation), not only when the allocation count says so.
+    piled = [[n] for n in range(5000)]
+    assert len(gc.get_objects(generation=0)) >= 5000
+    policy.collect_young()
+    assert len(gc.get_objects(generation=0)) < 100
+    assert any(o is piled[0] for o in gc.get_objects(generation=1))
     print("gc ok")
 
 

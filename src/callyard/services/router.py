@@ -216,9 +216,8 @@ class RouterService:
             if {q.name: queue_rules(q) for q in Queue.select()} != brain.queues:
                 return False
             self._built_at = now
-            self._pass_agents = sorted(
-                {a.id for a in Agent.select(Agent.id)} | brain.agent_ids(), reverse=True
-            )
+            stored = {agent_id for (agent_id,) in Agent.select(Agent.id).tuples()}  # tuples: no 2,000 models
+            self._pass_agents = sorted(stored | brain.agent_ids(), reverse=True)
             self._pass_items = sorted(waiting_ids() | brain.item_ids(), reverse=True)
         for pending, dirty in (
             (self._pass_agents, self._dirty_agents),

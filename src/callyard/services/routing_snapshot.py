@@ -68,7 +68,7 @@ def _waiting(ids):  # noqa: ANN001, ANN202
 
 def waiting_ids() -> set[int]:
     """Every interaction that waits for an agent now (as ``work_items`` would read it)."""
-    return {row.id for row in _waiting(None)}
+    return {item_id for (item_id,) in _waiting(None).select(Interaction.id).tuples()}
 
 
 def _offers_of(ids):  # noqa: ANN001, ANN202
