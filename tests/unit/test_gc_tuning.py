@@ -18,7 +18,7 @@ def run_in_child() -> None:
     import gc
     import weakref
 
-    from callyard.gc_tuning import YOUNG_THRESHOLD, LongLivedObjects
+    from callyard.gc_tuning import YOUNG_MOST, YOUNG_THRESHOLD, LongLivedObjects
 
     class Node:
         pass
@@ -55,11 +55,17 @@ def run_in_child() -> None:
     gc.collect()
     assert gone() is None
 
-    # The timed young collection: what piled up in the youngest generation is walked now (and
-    # moves on to the next generation), not only when the allocation count says so.
-    piled = [[n] for n in range(5000)]
-    assert len(gc.get_objects(generation=0)) >= 5000
+    # The timed look at the youngest generation: a few objects stay there; past YOUNG_MOST they
+    # are collected now (and move on a generation), not only when the allocation count says so.
+    gc.collect()
+    few = [[n] for n in range(100)]
     policy.collect_young()
+    assert any(o is few[0] for o in gc.get_objects(generation=0))
+    gc.disable()  # as in the core, the allocation count does not trigger a collection meanwhile
+    piled = [[n] for n in range(YOUNG_MOST + 1000)]
+    assert len(gc.get_objects(generation=0)) > YOUNG_MOST
+    policy.collect_young()
+    gc.enable()
     assert len(gc.get_objects(generation=0)) < 100
     assert any(o is piled[0] for o in gc.get_objects(generation=1))
     print("gc ok")
