@@ -199,6 +199,21 @@ class VoiceController:
             log.warning("voice: cannot take call %s from %s: %s", uuid, number, exc.message)
             return None
 
+    def menu_failed(self, uuid: str, reason: str) -> None:
+        """The menu could not go on with the caller still there: a call that never reached a
+        queue is hung up (its record ends with ``reason``) rather than left parked for good.
+        One already queued stays: routing and its queue's timeout take care of it."""
+        with self.db():
+            record = call_record(uuid)
+        if record is None or record.state != "ivr":
+            return
+        log.warning("voice: call %s: %s; hanging up", uuid, reason)
+        self.ending[uuid] = reason[:255]
+        try:
+            self.link(record.node).api(f"uuid_kill {uuid} NORMAL_TEMPORARY_FAILURE")
+        except FreeSwitchUnreachable as exc:  # the node's connection: its calls are found again on reconnect
+            log.info("voice: %s", exc.message)
+
     @property
     def record_on_answer(self) -> bool:
         """Record from the answer (menus included): the global switch, when no queue overrides it."""

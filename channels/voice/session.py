@@ -97,7 +97,14 @@ class CallerFlow:
             self._ctl.record_in_queue(uuid, outcome.queue)
             self._ctl.route_now()
             self._execute("playback", self._config.music_on_hold)
-        except (SessionGone, NotConnectedError, gevent.Timeout):
+        except gevent.Timeout:
+            # The switch stopped answering this call's socket in time: unless the caller went
+            # meanwhile, they would stay parked, in no queue, for good.
+            if self.uuid and not session._lingering:  # noqa: SLF001 - greenswitch's own flag
+                self._ctl.menu_failed(self.uuid, "the menu got no answer from FreeSWITCH in time")
+            else:
+                log.info("voice: caller %s left during the menu", self.uuid or "?")
+        except (SessionGone, NotConnectedError):
             log.info("voice: caller %s left during the menu", self.uuid or "?")
         except CallyardError as exc:
             log.info("voice: call %s: %s", self.uuid or "?", exc.message)

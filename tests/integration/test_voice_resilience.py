@@ -236,3 +236,31 @@ def test_a_node_s_events_are_not_held_up_by_hanging_up_a_call_s_other_leg(tmp_pa
         wait_for(lambda: not first.alive, what="the first caller's leg gone")
         for client in clients:
             client.close()
+
+
+def test_a_call_whose_menu_gets_no_answer_from_freeswitch_is_hung_up_not_left_parked(
+    tmp_path, db_url
+) -> None:  # noqa: ANN001
+    # The switch takes far longer than the controller waits to answer the call (the answer's
+    # completion is held back): the call never reaches a queue, so nothing else would end it.
+    settings = {
+        "CALLYARD_CHANNELS__VOICE__COMMAND_TIMEOUT": "1",
+        "CALLYARD_CHANNELS__VOICE__TIMEOUT_MS": "200",
+        "CALLYARD_CHANNELS__VOICE__TRIES": "1",
+    }
+    with voice_server(tmp_path, db_url, settings=settings) as voice:
+        release = threading.Event()
+
+        def stall(channel, app: str, data: str) -> None:  # noqa: ANN001
+            if app == "answer":
+                release.wait(10)
+
+        voice.sim.switch.on_app_start.append(stall)
+        try:
+            channel = voice.sim.call(Caller(digits=["1"]))
+            record = voice.wait_record(channel.uuid, lambda r: r.state == "ended", timeout=20)
+            assert record.reason == "the menu got no answer from FreeSWITCH in time"
+            assert record.queued_at is None
+            wait_for(lambda: not channel.alive, what="the caller's channel hung up")
+        finally:
+            release.set()
