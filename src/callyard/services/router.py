@@ -56,16 +56,14 @@ IGNORED = (InteractionOffered, InteractionCreated, MessageCreated, MessageDelive
 # A call's state is for the inbox; the interaction's own events tell routing what it needs.
 IGNORED = (*IGNORED, CallStateChanged)
 NOT_READY = "not-ready"
-
-
-def _nothing() -> None:
-    pass
-
-
 VOICE = "voice"  # the channel whose offers its controller ends (see _expire_offers)
 # Agents, and waiting items, read again per round while a resync pass goes on: about a
 # millisecond's work a round (2,000 agents: 100 rounds, a few seconds under load).
 RESYNC_SLICE = 20
+
+
+def _nothing() -> None:
+    pass
 
 
 class RouterService:
