@@ -28,7 +28,7 @@ from ..models import (
     Offer,
     Queue,
 )
-from ..prepared import Prepared, slot
+from ..prepared import Prepared, PreparedIn, slot
 from . import access
 from .agent_events import AgentEventLog
 from .calls import call_view
@@ -81,6 +81,8 @@ def _item_query() -> pw.ModelSelect:
 
 
 _ITEM = Prepared(lambda: _item_query().where(Interaction.id == slot("interaction_id")).limit(1))
+# The same for a run of pushes, its SQL built once per length of the list.
+_ITEMS = PreparedIn(lambda ids: _item_query().where(Interaction.id.in_(ids)))
 _CALL = Prepared(
     lambda: (
         CallRecord.select(CallRecord, Agent.name)
@@ -158,7 +160,7 @@ class InboxViews:
         if len(ids) == 1:
             found = _ITEM.first(interaction_id=ids[0])
             return {} if found is None else {found.id: found}
-        return {i.id: i for i in _item_query().where(Interaction.id.in_(ids))}
+        return {i.id: i for i in _ITEMS.rows(ids)}
 
     def work_item(
         self, interaction: Interaction, agent_id: int | None, offer: Offer | None = None
