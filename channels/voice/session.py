@@ -97,15 +97,13 @@ class CallerFlow:
             self._ctl.record_in_queue(uuid, outcome.queue)
             self._ctl.route_now()
             self._execute("playback", self._config.music_on_hold)
-        except gevent.Timeout:
-            # The switch stopped answering this call's socket in time: unless the caller went
-            # meanwhile, they would stay parked, in no queue, for good.
-            if self.uuid and not session._lingering:  # noqa: SLF001 - greenswitch's own flag
+        except (SessionGone, NotConnectedError, gevent.Timeout) as exc:
+            # A timeout is the switch no longer answering this call's socket: unless the caller
+            # went meanwhile, they would stay parked, in no queue, for good.
+            if isinstance(exc, gevent.Timeout) and self.uuid and not session._lingering:  # noqa: SLF001
                 self._ctl.menu_failed(self.uuid, "the menu got no answer from FreeSWITCH in time")
             else:
                 log.info("voice: caller %s left during the menu", self.uuid or "?")
-        except (SessionGone, NotConnectedError):
-            log.info("voice: caller %s left during the menu", self.uuid or "?")
         except CallyardError as exc:
             log.info("voice: call %s: %s", self.uuid or "?", exc.message)
         except Exception:

@@ -55,7 +55,7 @@ class WalCheckpointer:
 
     def run(self) -> None:
         """The core's greenlet: a checkpoint in a pool thread every ``every`` seconds."""
-        import gevent
+        import gevent  # here, not with the module: processes that never run the core stay gevent-free
 
         pool = gevent.get_hub().threadpool
         failures = 0

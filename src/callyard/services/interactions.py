@@ -764,7 +764,7 @@ class InteractionService:
             self._notifier.publish([InteractionClosed(interaction_id, agent_id)])
         return self._get(interaction_id)
 
-    def close_expired_wrap_ups(self, now: dt.datetime, between: Callable[[], None] = lambda: None) -> None:
+    def close_expired_wrap_ups(self, now: dt.datetime, between: Callable[[], None]) -> None:
         """Close wrap-ups that outlasted their queue's wrap-up time (0 = until the agent is
         done), each in its own transaction, calling ``between`` after each (see
         ``RouterService.chores``)."""

@@ -51,21 +51,21 @@ def phone_logins(count: int) -> list[str]:
 
 
 class Load:
-    """The simulator with hooks that note when each call's hold music starts and when its
-    agent's phone is dialled (``originate`` naming the call); the benchmark times a call from
-    its record's ``queued_at`` to the dial, the controller dialling before the music starts."""
+    """The simulator with hooks that note which calls reached the hold music and when each
+    call's agent's phone was dialled (``originate`` naming the call); the benchmark times a call
+    from its record's ``queued_at`` to the dial (the controller dials before the music starts)."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.sim = FreeSwitchSim(outbound=args.outbound, playback_seconds=args.playback)
-        self.entered: dict[str, float] = {}
+        self.on_hold: set[str] = set()  # calls whose hold music started
         self.dialled_at: dict[str, float] = {}  # by the wall clock (time.time), as call records
         self.sim.switch.on_app_start.append(self._app_started)
         self.sim.switch.on_api.append(self._api_called)
 
     def _app_started(self, channel: Any, app: str, data: str) -> None:
         if app == "playback" and data.startswith("local_stream://"):
-            self.entered.setdefault(channel.uuid, time.perf_counter())
+            self.on_hold.add(channel.uuid)
 
     def _api_called(self, name: str, args: str) -> None:
         if name == "originate" and "callyard_call=" in args:
@@ -120,7 +120,7 @@ class Load:
             "uuids": [c.uuid for c in channels],
             "still_up": [c.uuid for c in channels if c.alive],
             "stuck": stuck,
-            "queued": sum(1 for c in channels if c.uuid in self.entered),
+            "queued": sum(1 for c in channels if c.uuid in self.on_hold),
             # call uuid -> when its agent's dial came, by the wall clock: the controller's call
             # records say when each call entered its queue, by the same clock
             "dialled_at": self.dialled_at,
